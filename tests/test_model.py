@@ -1,0 +1,90 @@
+"""The paper-size network has the sizes of §4, checked with jax.eval_shape (no compute)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from visual_dynamics import config as configs
+from visual_dynamics.model import CrossConvNet, latent_size, model_from_config
+
+B = 2
+
+
+def _paper(image_size):
+    config = configs.base_config("exercise", image_size)
+    model = model_from_config(config)
+    x = jax.ShapeDtypeStruct((B, image_size, image_size, 3), jnp.float32)
+    z = jax.ShapeDtypeStruct((B, latent_size(model)), jnp.float32)
+    variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(x.shape),
+                                                  jnp.zeros(x.shape), jnp.zeros(z.shape),
+                                                  train=False))
+    return model, variables, x, z
+
+
+def test_paper_sizes_at_128():
+    model, variables, x, z = _paper(128)
+    assert latent_size(model) == 3200
+
+    def run(method, *args, **kwargs):
+        return jax.eval_shape(lambda v, *a: model.apply(v, *a, train=False, method=method, **kwargs),
+                              variables, *args)
+
+    (z_mean, z_logvar), state = run(CrossConvNet.encode, x, x, capture_intermediates=True)
+    assert z_mean.shape == z_logvar.shape == (B, 3200)
+    encoder_out = state["intermediates"]["motion_encoder"]["conv5"]["__call__"][0]
+    assert encoder_out.shape == (B, 5, 5, 256)                         # "256 x 5 x 5"
+    kernels = run(lambda m, z, train: m.kernel_decoder(z, train=train), z)
+    assert kernels.shape == (B, 4, 5, 5, 32)                           # 4 sets of 32 kernels 5x5
+    maps = run(CrossConvNet.feature_maps, x)
+    assert [m.shape for m in maps] == [(B, 64, 64, 32), (B, 32, 32, 32), (B, 16, 16, 32),
+                                       (B, 8, 8, 32)]                  # §4.2's four scales
+    assert run(CrossConvNet.decode, x, z).shape == (B, 64, 64, 3)      # v_hat at 64 x 64
+
+
+def test_paper_parameter_count_by_hand():
+    _, variables, _, _ = _paper(128)
+    conv = lambda k, cin, cout, bias=False: k * k * cin * cout + (cout if bias else 0)
+    bn = lambda c: 2 * c  # scale and bias; running statistics are not parameters
+    encoder = (conv(5, 6, 96) + bn(96) + conv(5, 96, 96) + bn(96) + conv(5, 96, 128) + bn(128)
+               + conv(5, 128, 128) + bn(128) + conv(5, 128, 256) + bn(256)
+               + conv(5, 256, 256, bias=True))
+    kernel_decoder = conv(5, 128, 128) + bn(128) + conv(5, 128, 128, bias=True)
+    image_encoder = 4 * (conv(5, 3, 64) + bn(64) + conv(5, 64, 64) + bn(64) + conv(5, 64, 64)
+                         + bn(64) + conv(5, 64, 32) + bn(32))
+    decoder = conv(9, 128, 128) + bn(128) + conv(1, 128, 128) + bn(128) + conv(1, 128, 3, bias=True)
+    count = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
+    print(f"paper-size (128 px) parameters: {count:,}")
+    assert count == encoder + kernel_decoder + image_encoder + decoder
+
+
+def test_paper_sizes_at_64():
+    model, variables, x, z = _paper(64)
+    assert latent_size(model) == 3200
+    out = jax.eval_shape(lambda v: model.apply(v, jnp.zeros(x.shape), jnp.zeros(x.shape),
+                                               jnp.zeros(z.shape), train=False), variables)
+    assert out["v_hat"].shape == (B, 32, 32, 3)
+    assert out["z"].shape == (B, 3200)
+
+
+def test_torch_release_pyramid_with_five_scales_gives_z_4000_kernels():
+    """The paper's footnote: 128 px inputs with five scales need 5 x 5 x 32 x 5 = 4,000 numbers."""
+    config = configs.base_config("exercise", 128)
+    config.model.pyramid_scales = (2.0, 1.0, 0.5, 0.25, 0.125)
+    config.model.decoder_size = 64
+    model = model_from_config(config)
+    kernels = jax.eval_shape(lambda: model.init_with_output(
+        jax.random.PRNGKey(0), jnp.zeros((1, 3200)), train=False,
+        method=lambda m, z, train: m.kernel_decoder(z, train=train))[0])
+    assert int(np.prod(kernels.shape[1:])) == 4000
+
+
+def test_geometry_errors_name_the_config_entry():
+    config = configs.base_config("exercise", 128)
+    config.image_size = 96
+    with pytest.raises(ValueError, match="motion_encoder_layers"):
+        model_from_config(config)
+    config = configs.base_config("exercise", 128)
+    config.model.decoder_size = 48
+    with pytest.raises(ValueError, match="decoder_size"):
+        model_from_config(config)

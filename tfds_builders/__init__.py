@@ -1,0 +1,1 @@
+"""One TFDS builder a dataset; importing a builder module registers its dataset name."""

@@ -1,0 +1,63 @@
+"""Orbax checkpoints of the train state, and the config that made them, in a workdir.
+
+Layout: workdir/config.json, workdir/checkpoints/<step>/ (written atomically by Orbax: into a
+temporary folder, renamed when complete), workdir/z_bank.npz.
+"""
+
+import json
+import os
+
+import ml_collections
+import orbax.checkpoint as ocp
+
+CONFIG_FILE = "config.json"
+
+
+class NoCheckpointError(FileNotFoundError):
+    """A directory that should hold a checkpoint holds none."""
+
+
+def checkpoint_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
+    return ocp.CheckpointManager(
+        os.path.abspath(os.path.join(workdir, "checkpoints")),
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+
+
+def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+    """Writes workdir/config.json atomically."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(config.to_json(indent=2))
+    os.replace(tmp, path)
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+    """The config saved by training in `workdir`."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise NoCheckpointError(
+            f"{workdir} holds no training run ({CONFIG_FILE} is missing). Pass the --workdir "
+            f"that experiments/train.py wrote.")
+    with open(path) as f:
+        return ml_collections.ConfigDict(json.load(f))
+
+
+def check_same_model(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError if resuming would load weights of another network shape."""
+    keys = ("image_size",)
+    differ = [k for k in keys if saved[k] != config[k]]
+    differ += [f"model.{k}" for k in config.model if json.dumps(saved.model.get(k)) !=
+               json.dumps(config.model[k]) and k != "bn_momentum"]
+    if differ:
+        raise ValueError(
+            f"the workdir holds checkpoints of a different model (config entries that differ: "
+            f"{', '.join(differ)}). Use a new --workdir, or the saved config.")
+
+
+def restore_latest(manager: ocp.CheckpointManager, abstract_state):
+    """(state, step) of the newest checkpoint, or (None, 0) when there is none."""
+    step = manager.latest_step()
+    if step is None:
+        return None, 0
+    return manager.restore(step, args=ocp.args.StandardRestore(abstract_state)), step

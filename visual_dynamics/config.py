@@ -1,0 +1,132 @@
+"""Configs as code: the paper's model (§4) and training defaults, and the `tiny` shrink.
+
+Dataset configs in experiments/configs/ start from `base_config()` and override a few fields.
+"""
+
+import ml_collections
+
+# Motion-encoder layer specs (channels, padding, pool after) that reach the paper's 5 x 5 grid.
+PAPER_ENCODER_128 = (
+    (96, "VALID", True), (96, "VALID", True), (128, "VALID", False),
+    (128, "VALID", True), (256, "SAME", True), (256, "SAME", False))   # 128->124->62->58->29->25->21->10->10->5->5
+PAPER_ENCODER_64 = (
+    (96, "VALID", True), (96, "VALID", True), (128, "VALID", False),
+    (128, "VALID", False), (256, "SAME", False), (256, "SAME", False))  # 64->60->30->26->13->9->5->5->5
+
+# The per-channel mean that the original release subtracts from every image (RGB in [0, 1]).
+ORIGINAL_IMAGE_MEAN = (129.67 / 255.0, 114.43 / 255.0, 107.26 / 255.0)
+
+
+def model_config(image_size: int) -> ml_collections.ConfigDict:
+    """The paper's network for a square input of `image_size` (64 or 128)."""
+    layers = {64: PAPER_ENCODER_64, 128: PAPER_ENCODER_128}
+    if image_size not in layers:
+        raise ValueError(f"no paper motion-encoder layout for {image_size}px; set "
+                         f"config.model.motion_encoder_layers by hand")
+    return ml_collections.ConfigDict(dict(
+        motion_encoder_layers=layers[image_size],
+        kernel_size=5,
+        kernel_decoder_channels=128,
+        # The paper's text: 256, 128, 64, 32 from a 128 input (the Torch release: 1, 1/2, 1/4, 1/8).
+        pyramid_scales=(2.0, 1.0, 0.5, 0.25),
+        image_encoder_channels=(64, 64, 64, 32),
+        image_encoder_pool_after=(1, 3),
+        decoder_size=image_size // 2,
+        decoder_channels=(128, 128),
+        decoder_conv_sizes=(9, 1),
+        conv_size=5,
+        variational=True,
+        bn_momentum=0.9,
+    ))
+
+
+def base_config(dataset: str, image_size: int) -> ml_collections.ConfigDict:
+    """Every config key with its default; dataset configs override a few."""
+    c = ml_collections.ConfigDict()
+    c.dataset = dataset
+    c.image_size = image_size
+    c.data_dir = ml_collections.config_dict.placeholder(str)  # None: TFDS's default folder.
+    c.model = model_config(image_size)
+
+    # Data conventions of the original release.
+    c.image_mean = ORIGINAL_IMAGE_MEAN
+    c.diff_scale = 100.0            # target v = (J - I) * diff_scale; frame = I + v_hat / diff_scale
+
+    # Loss (Eq. 5): KL + recon_weight * ||v - v_hat||, per example, then batch mean.
+    c.recon_norm = "l2"             # 'l2': mean squared error over pixels; 'l1': mean absolute error
+    c.recon_weight = 1.0            # lambda
+
+    c.seed = 0
+    c.batch_size = 32               # global, split over all devices
+    c.learning_rate = 1e-3
+    c.grad_clip_norm = 10.0
+    c.num_train_steps = 20_000
+    c.log_every_steps = 50
+    c.eval_every_steps = 1000
+    c.checkpoint_every_steps = 1000
+    c.max_checkpoints_to_keep = 3
+    c.num_eval_batches = 8          # test batches for the reconstruction error
+    c.z_bank_size = 1000            # training pairs whose z make the empirical sampling bank
+    c.grid_images = 6               # rows in the sample grid written at each evaluation
+    c.grid_samples = 5              # sampled next frames per row
+    return c
+
+
+def make_small(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """A CPU-sized network on 64px images: the paper's layer structure with fewer channels,
+    the Torch release's pyramid (1, 1/2, 1/4, 1/8), a 1,600-d z and a 32px decoder."""
+    c.image_size = 64
+    c.model.motion_encoder_layers = tuple(
+        (ch // 2, pad, pool) for ch, pad, pool in PAPER_ENCODER_64)
+    c.model.kernel_decoder_channels = 64
+    c.model.pyramid_scales = (1.0, 0.5, 0.25, 0.125)
+    c.model.image_encoder_channels = (32, 32, 32, 16)
+    c.model.decoder_size = 32
+    c.model.decoder_channels = (64, 64)
+    c.model.decoder_conv_sizes = (5, 1)
+    c.num_train_steps = 3000
+    c.eval_every_steps = 500
+    c.checkpoint_every_steps = 500
+    return c
+
+
+def make_tiny(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Shrinks a config for tests and smoke runs: 32px images, narrow layers, 200-d z."""
+    c.image_size = 32
+    c.model.motion_encoder_layers = ((8, "VALID", True), (16, "VALID", True), (16, "SAME", False))
+    c.model.kernel_decoder_channels = 16
+    c.model.pyramid_scales = (1.0, 0.5)
+    c.model.image_encoder_channels = (8, 8)
+    c.model.image_encoder_pool_after = (0,)
+    c.model.decoder_size = 16
+    c.model.decoder_channels = (16,)
+    c.model.decoder_conv_sizes = (5,)
+    c.batch_size = 16
+    c.num_train_steps = 300
+    c.log_every_steps = 25
+    c.eval_every_steps = 100
+    c.checkpoint_every_steps = 100
+    c.num_eval_batches = 2
+    c.z_bank_size = 64
+    c.grid_images = 4
+    c.grid_samples = 3
+    return c
+
+
+VARIANTS = {"": lambda c: c, "small": make_small, "tiny": make_tiny}
+
+
+def apply_variant(c: ml_collections.ConfigDict, variant: str,
+                  tiny_builder_config: str) -> ml_collections.ConfigDict:
+    """Applies a named variant ('' = the paper's sizes, 'small', 'tiny') to a dataset config.
+
+    `tiny_builder_config` names the stored image size the tiny variant reads (images of another
+    size are resized on the device to `image_size`).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown config variant {variant!r}; choose one of "
+                         f"{', '.join(repr(v) for v in VARIANTS)}")
+    c = VARIANTS[variant](c)
+    if variant == "tiny":
+        c.builder_config = tiny_builder_config
+    return c

@@ -1,0 +1,1 @@
+"""Datasets: the Shapes generator and the TensorFlow-free training input pipeline."""

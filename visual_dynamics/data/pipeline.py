@@ -1,0 +1,93 @@
+"""The training input pipeline: TFDS array_record files read through grain, no TensorFlow.
+
+Batches are a pure function of (seed, step): the batch at step s is element s of a shuffled,
+repeated, batched `grain.MapDataset`, so a resumed run reads exactly what an unbroken run would.
+"""
+
+import importlib
+from typing import Iterator, Optional
+
+import grain
+import numpy as np
+import tensorflow_datasets as tfds
+
+# Datasets that are generated from a seed: preparing them needs no download, so train.py
+# prepares them on first use. Every other dataset must be prepared by the user.
+GENERATED_DATASETS = ("shapes", "shapes_texture")
+TRAINING_KEYS = ("image", "next_image")
+
+
+class DatasetNotPreparedError(RuntimeError):
+    """A dataset's files are missing from the data directory; the message says how to prepare them."""
+
+
+def prepare_command(dataset: str, builder_config: Optional[str]) -> str:
+    config = f" --builder_config={builder_config}" if builder_config else ""
+    manual = "" if dataset in GENERATED_DATASETS else " --manual_dir=DIR_WITH_THE_DOWNLOADED_FILES"
+    return f"python experiments/prepare_data.py --dataset={dataset}{config}{manual}"
+
+
+def load_builder(dataset: str, builder_config=None,
+                 data_dir: Optional[str] = None) -> tfds.core.DatasetBuilder:
+    """The TFDS builder of tfds_builders/<dataset>/, writing array_record files.
+
+    Args:
+      dataset: a folder name in tfds_builders/ (e.g. 'shapes').
+      builder_config: a config name (e.g. 'size_64'), a BuilderConfig, or None for the default.
+      data_dir: where prepared datasets live (None: TFDS's default, ~/tensorflow_datasets).
+    """
+    try:
+        module = importlib.import_module(f"tfds_builders.{dataset}.{dataset}_dataset_builder")
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("tfds_builders"):
+            raise DatasetNotPreparedError(
+                f"no TFDS builder for dataset {dataset!r}: expected "
+                f"tfds_builders/{dataset}/{dataset}_dataset_builder.py") from e
+        raise
+    return module.Builder(config=builder_config, data_dir=data_dir, file_format="array_record")
+
+
+def prepare(builder: tfds.core.DatasetBuilder, manual_dir: Optional[str] = None) -> None:
+    """Generates, or extracts from `manual_dir`, and writes the dataset (atomically, by TFDS)."""
+    config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+    builder.download_and_prepare(download_config=config)
+
+
+def prepared_builder(dataset: str, builder_config: Optional[str], data_dir: Optional[str]):
+    """The builder of a dataset that is ready to read; generated datasets are prepared here.
+
+    Raises:
+      DatasetNotPreparedError: a downloaded dataset is missing, with the command that prepares it.
+    """
+    builder = load_builder(dataset, builder_config, data_dir)
+    if not builder.is_prepared():
+        if dataset not in GENERATED_DATASETS:
+            raise DatasetNotPreparedError(
+                f"dataset {dataset!r} ({builder.builder_config.name}) is not prepared in "
+                f"{builder.data_dir}. Prepare it with:\n  "
+                f"{prepare_command(dataset, builder_config)}\n"
+                f"(see README.md, 'Datasets', for where to download its files).")
+        print(f"Preparing the generated dataset {builder.info.full_name} in {builder.data_dir} "
+              f"(once; later runs reuse it)...", flush=True)
+        prepare(builder)
+    return builder
+
+
+def _stack(examples) -> dict:
+    return {key: np.stack([e[key] for e in examples]) for key in TRAINING_KEYS}
+
+
+def train_batches(source, batch_size: int, seed: int, start_step: int = 0,
+                  num_threads: int = 2) -> Iterator[dict]:
+    """Endless shuffled batches {'image', 'next_image'} uint8 [B, H, W, 3], from `start_step` on."""
+    dataset = (grain.MapDataset.source(source).shuffle(seed=seed).repeat()
+               .batch(batch_size, drop_remainder=True, batch_fn=_stack))
+    read = grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4)
+    return iter(dataset[start_step:].to_iter_dataset(read))
+
+
+def eval_batches(source, batch_size: int, num_batches: int) -> list[dict]:
+    """The first `num_batches` full batches of a split, in order (fewer if the split is short)."""
+    count = min(num_batches, len(source) // batch_size)
+    return [_stack([source[i] for i in range(b * batch_size, (b + 1) * batch_size)])
+            for b in range(count)]

@@ -1,0 +1,63 @@
+"""What the `shapes` and `shapes_texture` TFDS builders share: config, features, examples.
+
+Images are stored as zlib-compressed uint8 tensors (not PNG features), so that preparing and
+reading need no TensorFlow (see README, "Datasets").
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from visual_dynamics.data import shapes
+
+CITATION = """@article{xue2019visual,
+  title   = {Visual Dynamics: Stochastic Future Generation via Layered Cross Convolutional Networks},
+  author  = {Xue, Tianfan and Wu, Jiajun and Bouman, Katherine L. and Freeman, William T.},
+  journal = {IEEE Transactions on Pattern Analysis and Machine Intelligence},
+  year    = {2019}
+}"""
+
+
+@dataclasses.dataclass
+class ShapesConfig(tfds.core.BuilderConfig):
+    """One generated dataset: image side, example counts and the generator seed."""
+
+    image_size: int = 64
+    num_train: int = 20_000
+    num_test: int = 500
+    seed: int = 0
+
+
+def standard_configs() -> list[ShapesConfig]:
+    """The paper's 20,000 / 500 pairs at 64 px (default), 128 px, and 32 px for tiny runs."""
+    return [
+        ShapesConfig(name=f"size_{s}", description=f"{s}x{s} images, 20,000 train / 500 test pairs.",
+                     image_size=s)
+        for s in (64, 128, 32)
+    ]
+
+
+def features(image_size: int) -> tfds.features.FeaturesDict:
+    image = tfds.features.Tensor(shape=(image_size, image_size, 3), dtype=np.uint8, encoding="zlib")
+    return tfds.features.FeaturesDict({
+        "index": tfds.features.Scalar(dtype=np.int64),  # the generator's example index
+        "image": image,
+        "next_image": image,
+        "object_type": tfds.features.Tensor(shape=(3,), dtype=np.int32),
+        "displacement": tfds.features.Tensor(shape=(3, 2), dtype=np.float32),
+        "centre": tfds.features.Tensor(shape=(3, 2), dtype=np.float32),
+        "half_size": tfds.features.Tensor(shape=(3,), dtype=np.float32),
+        "depth": tfds.features.Tensor(shape=(3,), dtype=np.int32),
+        "visible_mask": tfds.features.Tensor(shape=(3, image_size, image_size), dtype=np.uint8,
+                                             encoding="zlib"),
+    })
+
+
+def generate_examples(config: ShapesConfig, split: str, textured: bool):
+    """Yields (index, example) for a split; each example depends on (seed, split, index) alone."""
+    spec = shapes.ShapesSpec(image_size=config.image_size, textured=textured)
+    count = {"train": config.num_train, "test": config.num_test}[split]
+    for index in range(count):
+        example = shapes.generate_pair(spec, shapes.example_rng(config.seed, split, index))
+        yield index, dict(example, index=index)

@@ -1,0 +1,43 @@
+"""Pictures: image grids as PNG and frame sequences as GIF."""
+
+import os
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float in [0, 1] or uint8 [H, W, 3] -> uint8."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(image, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+
+
+def image_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, upscale: int = 1) -> np.ndarray:
+    """Tiles rows of equally sized [H, W, 3] images, `pad` white pixels apart: uint8 [H', W', 3]."""
+    h, w = np.asarray(rows[0][0]).shape[:2]
+    cols = max(len(r) for r in rows)
+    grid = np.full((len(rows) * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        for j, image in enumerate(row):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            grid[y:y + h, x:x + w] = to_uint8(image)
+    return grid.repeat(upscale, axis=0).repeat(upscale, axis=1)
+
+
+def _atomic_save(image: Image.Image, path: str, **kwargs) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    image.save(tmp, format=os.path.splitext(path)[1][1:].upper(), **kwargs)
+    os.replace(tmp, path)
+
+
+def save_png(image: np.ndarray, path: str) -> None:
+    _atomic_save(Image.fromarray(to_uint8(image)), path)
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str, frame_ms: int = 500) -> None:
+    """An endlessly looping GIF of [H, W, 3] frames."""
+    images = [Image.fromarray(to_uint8(f)) for f in frames]
+    _atomic_save(images[0], path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)

@@ -1,0 +1,50 @@
+"""The empirical distribution of z used at test time (§4.2, "Training and testing details").
+
+After training, the motion encoder's q(z | v, I) = N(z_mean, exp(z_logvar)) is computed for N
+training pairs. Sampling picks one pair at random and draws z from its posterior, i.e. samples
+the aggregate posterior q(z) = mean_i q(z | v_i, I_i), which works better than the prior N(0, I)
+(Doersch's tutorial, as the paper cites).
+"""
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Z_BANK_FILE = "z_bank.npz"
+
+
+@dataclasses.dataclass(frozen=True)
+class ZBank:
+    """Posterior parameters of N training pairs: z_mean, z_logvar [N, Z]; `step`: checkpoint step."""
+
+    z_mean: np.ndarray
+    z_logvar: np.ndarray
+    step: int
+
+    def draw(self, rng: jax.Array, n: int) -> jnp.ndarray:
+        """n latent vectors [n, Z] from the bank's aggregate posterior."""
+        index_key, noise_key = jax.random.split(rng)
+        noise = jax.random.normal(noise_key, (n, self.z_mean.shape[1]))
+        index = jax.random.randint(index_key, (n,), 0, self.z_mean.shape[0])
+        return jnp.asarray(self.z_mean)[index] + jnp.exp(0.5 * jnp.asarray(self.z_logvar)[index]) * noise
+
+    def save(self, workdir: str) -> str:
+        """Writes workdir/z_bank.npz atomically; returns its path."""
+        path = os.path.join(workdir, Z_BANK_FILE)
+        tmp = f"{path}.tmp{os.getpid()}.npz"
+        np.savez(tmp, z_mean=self.z_mean, z_logvar=self.z_logvar, step=self.step)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, workdir: str) -> "ZBank":
+        path = os.path.join(workdir, Z_BANK_FILE)
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{path} is missing: training writes it at its end. Finish (or rerun, which "
+                f"resumes) the training in {workdir}, or sample with --from_prior.")
+        with np.load(path) as f:
+            return cls(f["z_mean"], f["z_logvar"], int(f["step"]))
