@@ -15,6 +15,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from visual_dynamics.config import VARIANTS
+
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 DATASETS = sorted(f[:-3] for f in os.listdir(CONFIG_DIR) if f.endswith(".py") and f != "__init__.py")
 
@@ -29,11 +31,20 @@ def _dataset_from_argv(argv: list[str]) -> str:
     return "shapes:small"
 
 
+def _config_error(e: Exception) -> str:
+    """One line for a config mistake: an unknown key (with ml_collections' suggestion) or value."""
+    if isinstance(e, (AttributeError, KeyError)):
+        text = str(e).strip("'\"").replace("\\n", " ").replace("\\'", "'")
+        return f"unknown config key {text}. Keys are listed in experiments/configs/ and " \
+               f"visual_dynamics/config.py."
+    return str(e)
+
+
 _DATASET = _dataset_from_argv(sys.argv)
 _NAME, _, _VARIANT = _DATASET.partition(":")
-if _NAME not in DATASETS:
-    sys.exit(f"error: unknown --dataset={_NAME!r}; choose one of: {', '.join(DATASETS)} "
-             f"(optionally with :small or :tiny)")
+if _NAME not in DATASETS or _VARIANT not in VARIANTS:
+    sys.exit(f"error: unknown --dataset={_DATASET!r}; choose one of: {', '.join(DATASETS)}, "
+             f"optionally with a variant: {', '.join(':' + v for v in VARIANTS if v)}")
 
 flags.DEFINE_string("dataset", "shapes:small", "NAME[:VARIANT] of a config in "
                     f"experiments/configs/ ({', '.join(DATASETS)}); variants: small, tiny.")
@@ -42,11 +53,23 @@ flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard events, sam
 flags.DEFINE_string("coordinator_address", None, "Multi-host: address of process 0 (host:port).")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 flags.DEFINE_integer("process_id", None, "Multi-host: index of this process.")
-config_flags.DEFINE_config_file(
-    "config", os.path.join(CONFIG_DIR, f"{_NAME}.py") + (f":{_VARIANT}" if _VARIANT else ""),
-    "Config file (set by --dataset); override entries with --config.KEY=VALUE.",
-    lock_config=True)
+try:  # Loading the config file applies the --config.KEY=VALUE overrides already.
+    config_flags.DEFINE_config_file(
+        "config", os.path.join(CONFIG_DIR, f"{_NAME}.py") + (f":{_VARIANT}" if _VARIANT else ""),
+        "Config file (set by --dataset); override entries with --config.KEY=VALUE.",
+        lock_config=True)
+except Exception as e:  # pylint: disable=broad-except
+    sys.exit(f"error: {_config_error(e)}")
 FLAGS = flags.FLAGS
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with config mistakes (unknown key, bad variant) as one-line errors."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        cause = e.__cause__ or e.__context__
+        sys.exit(f"error: {_config_error(cause) if cause else e}")
 
 
 def main(argv):
@@ -63,7 +86,7 @@ def main(argv):
     from visual_dynamics.data.pipeline import DatasetNotPreparedError
 
     workdir = FLAGS.workdir or os.path.join("workdirs", FLAGS.dataset.replace(":", "_"))
-    print(FLAGS.config, flush=True)
+    print(FLAGS.config.to_json_best_effort(indent=2), flush=True)
     try:
         results = train.train_and_evaluate(FLAGS.config, workdir)
     except DatasetNotPreparedError as e:
@@ -74,4 +97,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)

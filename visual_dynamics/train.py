@@ -186,18 +186,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     print(f"JAX {jax.__version__}: {jax.process_count()} process(es), {num_devices} local "
           f"device(s) of {jax.devices()[0].platform}; workdir {workdir}", flush=True)
 
+    rng = jax.random.PRNGKey(config.seed)
+    init_rng, noise_rng, grid_rng = jax.random.split(rng, 3)
+    manager = checkpointing.checkpoint_manager(workdir, config.max_checkpoints_to_keep)
+    if manager.latest_step() is not None:
+        checkpointing.check_same_model(checkpointing.load_config(workdir), config)
     builder = pipeline.prepared_builder(config.dataset, config.get("builder_config"),
                                         config.data_dir)
     train_source = builder.as_data_source(split="train")
     eval_data = pipeline.eval_batches(builder.as_data_source(split="test"), config.batch_size,
                                       config.num_eval_batches)
-
-    rng = jax.random.PRNGKey(config.seed)
-    init_rng, noise_rng, grid_rng = jax.random.split(rng, 3)
     state = create_train_state(config, init_rng)
-    manager = checkpointing.checkpoint_manager(workdir, config.max_checkpoints_to_keep)
-    if manager.latest_step() is not None:
-        checkpointing.check_same_model(checkpointing.load_config(workdir), config)
     restored, start_step = checkpointing.restore_latest(manager, state)
     state = restored or state
     checkpointing.save_config(config, workdir)

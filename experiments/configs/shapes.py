@@ -11,4 +11,4 @@ from visual_dynamics import config as configs
 def get_config(variant: str = ""):
     c = configs.base_config("shapes", image_size=64)
     c.builder_config = "size_64"
-    return configs.apply_variant(c, variant, tiny_builder_config="size_32")
+    return configs.apply_variant(c, variant, tiny_builder_config="tiny")

@@ -1,0 +1,91 @@
+"""Bad input gets one clear error that names the problem and the fix."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, tiny_config
+from visual_dynamics import checkpointing, sampling, train
+from visual_dynamics.data import pipeline
+
+
+def _run(script, *args, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "experiments", script), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_missing_prepared_dataset(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "GENERATED_DATASETS", ())  # as if shapes needed a download
+    with pytest.raises(pipeline.DatasetNotPreparedError,
+                       match="(?s)not prepared.*experiments/prepare_data.py --dataset=shapes"):
+        pipeline.prepared_builder("shapes", "tiny", str(tmp_path))
+    assert not os.listdir(tmp_path)  # nothing half-written
+
+
+def test_dataset_without_a_builder_stops_training_with_a_message(tmp_path):
+    done = _run("train.py", "--dataset=exercise", f"--workdir={tmp_path}",
+                f"--config.data_dir={tmp_path}")
+    assert done.returncode != 0
+    assert "error: no TFDS builder for dataset 'exercise'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("image,match", [
+    (np.zeros((8, 8), np.uint8), "1 channel"),
+    (np.zeros((8, 8, 1), np.uint8), "1 channel"),
+    (np.zeros((8, 8, 4), np.uint8), "4 channels"),
+    (np.zeros((8, 8, 3), np.float32), "dtype uint8"),
+])
+def test_image_arrays_with_wrong_channels_or_dtype(image, match):
+    with pytest.raises(ValueError, match=match):
+        sampling.resize_image(image, 32)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16"])
+def test_image_files_that_are_not_rgb(tmp_path, mode):
+    path = tmp_path / f"{mode.replace(';', '')}.png"
+    Image.new(mode, (10, 10)).save(path)
+    with pytest.raises(ValueError, match=r"convert\('RGB'\)"):
+        sampling.load_image(str(path), 32)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("--config.nonexistent_key=1", "unknown config key nonexistent_key"),
+    ("--config.model.kernel_sise=3", 'Did you mean "kernel_size"'),
+    ("--config.batch_size=abc", "invalid literal for int"),
+])
+def test_config_typos(override, message):
+    done = _run("train.py", "--dataset=shapes:tiny", override)
+    assert done.returncode != 0 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_dataset_or_variant():
+    for arg in ("--dataset=shapez", "--dataset=shapes:huge"):
+        done = _run("train.py", arg)
+        assert done.returncode != 0 and "choose one of: exercise" in done.stderr
+
+
+def test_workdir_without_checkpoint(tmp_path):
+    with pytest.raises(checkpointing.NoCheckpointError, match="config.json is missing"):
+        train.restore_variables(str(tmp_path))
+    checkpointing.save_config(tiny_config(str(tmp_path)), str(tmp_path))
+    with pytest.raises(checkpointing.NoCheckpointError, match="holds no checkpoint"):
+        train.restore_variables(str(tmp_path))
+    image = tmp_path / "x.png"
+    Image.new("RGB", (8, 8)).save(image)
+    done = _run("sample.py", f"--workdir={tmp_path}", f"--image={image}")
+    assert done.returncode != 0 and "holds no checkpoint" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_resuming_with_another_model_is_refused(tiny_run):
+    workdir, _ = tiny_run
+    config = tiny_config("unused")
+    config.model.image_encoder_channels = (4, 4)
+    with pytest.raises(ValueError, match="model.image_encoder_channels"):
+        train.train_and_evaluate(config, workdir)

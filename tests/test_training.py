@@ -1,0 +1,63 @@
+"""Training end to end on the tiny config: it learns, it resumes exactly, pmap changes nothing."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+from conftest import ROOT, tiny_config
+from visual_dynamics import train
+from visual_dynamics.z_bank import ZBank
+
+
+def test_a_few_hundred_steps_lower_the_test_reconstruction_error(tiny_run):
+    workdir, results = tiny_run
+    print(f"tiny: test recon {results['first_eval_recon']:.2f} at step 0 -> "
+          f"{results['recon']:.2f} at step {results['step']} (copying the input: "
+          f"{results['recon_zero_motion']:.2f})")
+    assert results["step"] == 300
+    assert results["recon"] < 0.7 * results["first_eval_recon"]
+    assert results["recon"] < 0.7 * results["recon_zero_motion"]
+
+
+def test_run_leaves_checkpoints_events_grids_and_z_bank(tiny_run):
+    workdir, results = tiny_run
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["100", "200", "300"]
+    assert any(f.startswith("events.out.tfevents")
+               for f in os.listdir(os.path.join(workdir, "tensorboard")))
+    assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
+        "step_0000100.png", "step_0000200.png", "step_0000300.png"]
+    bank = ZBank.load(workdir)
+    assert bank.z_mean.shape == bank.z_logvar.shape == (64, 200) and bank.step == 300
+    config, variables, step = train.restore_variables(workdir)
+    assert step == 300 and config.image_size == 32
+    for a, b in zip(jax.tree.leaves(variables["params"]), jax.tree.leaves(results["state"].params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_equals_an_unbroken_run(data_dir, tmp_path):
+    """N steps straight == k steps, a fresh process-like restart from the checkpoint, N - k."""
+    settings = dict(num_train_steps=6, eval_every_steps=1000, checkpoint_every_steps=3,
+                    log_every_steps=3, num_eval_batches=1, z_bank_size=16)
+    straight = train.train_and_evaluate(tiny_config(data_dir, **settings), str(tmp_path / "a"))
+    first = train.train_and_evaluate(tiny_config(data_dir, **dict(settings, num_train_steps=3)),
+                                     str(tmp_path / "b"))
+    assert first["step"] == 3
+    resumed = train.train_and_evaluate(tiny_config(data_dir, **settings), str(tmp_path / "b"))
+    assert resumed["step"] == 6 and "first_eval_recon" not in resumed
+    for name in ("params", "batch_stats", "opt_state"):
+        for a, b in zip(jax.tree.leaves(getattr(straight["state"], name)),
+                        jax.tree.leaves(getattr(resumed["state"], name))):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_pmap_on_two_devices_equals_one_device(data_dir):
+    """Runs tests/pmap_equivalence.py with 2 simulated CPU devices (XLA reads the flag at start)."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "pmap_equivalence.py"),
+                           data_dir], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "max relative difference" in done.stdout
