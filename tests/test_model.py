@@ -44,8 +44,12 @@ def test_paper_sizes_at_128():
 
 def test_paper_parameter_count_by_hand():
     _, variables, _, _ = _paper(128)
-    conv = lambda k, cin, cout, bias=False: k * k * cin * cout + (cout if bias else 0)
-    bn = lambda c: 2 * c  # scale and bias; running statistics are not parameters
+    def conv(k, cin, cout, bias=False):
+        return k * k * cin * cout + (cout if bias else 0)
+
+    def bn(c):
+        return 2 * c  # scale and bias; running statistics are not parameters
+
     encoder = (conv(5, 6, 96) + bn(96) + conv(5, 96, 96) + bn(96) + conv(5, 96, 128) + bn(128)
                + conv(5, 128, 128) + bn(128) + conv(5, 128, 256) + bn(256)
                + conv(5, 256, 256, bias=True))

@@ -45,10 +45,9 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 
 def check_same_model(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> None:
     """Raises ValueError if resuming would load weights of another network shape."""
-    keys = ("image_size",)
-    differ = [k for k in keys if saved[k] != config[k]]
-    differ += [f"model.{k}" for k in config.model if json.dumps(saved.model.get(k)) !=
-               json.dumps(config.model[k]) and k != "bn_momentum"]
+    differ = ["image_size"] if saved.image_size != config.image_size else []
+    differ += [f"model.{k}" for k in config.model
+               if json.dumps(saved.model.get(k)) != json.dumps(config.model[k])]
     if differ:
         raise ValueError(
             f"the workdir holds checkpoints of a different model (config entries that differ: "

@@ -8,10 +8,12 @@ import ml_collections
 # Motion-encoder layer specs (channels, padding, pool after) that reach the paper's 5 x 5 grid.
 PAPER_ENCODER_128 = (
     (96, "VALID", True), (96, "VALID", True), (128, "VALID", False),
-    (128, "VALID", True), (256, "SAME", True), (256, "SAME", False))   # 128->124->62->58->29->25->21->10->10->5->5
+    (128, "VALID", True), (256, "SAME", True), (256, "SAME", False))
+# 128 -> 124 -> 62 -> 58 -> 29 -> 25 -> 21 -> 10 -> 10 -> 5 -> 5
 PAPER_ENCODER_64 = (
     (96, "VALID", True), (96, "VALID", True), (128, "VALID", False),
-    (128, "VALID", False), (256, "SAME", False), (256, "SAME", False))  # 64->60->30->26->13->9->5->5->5
+    (128, "VALID", False), (256, "SAME", False), (256, "SAME", False))
+# 64 -> 60 -> 30 -> 26 -> 13 -> 9 -> 5 -> 5 -> 5
 
 # The per-channel mean that the original release subtracts from every image (RGB in [0, 1]).
 ORIGINAL_IMAGE_MEAN = (129.67 / 255.0, 114.43 / 255.0, 107.26 / 255.0)

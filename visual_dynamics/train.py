@@ -10,7 +10,6 @@ import os
 import time
 from typing import Any
 
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -196,6 +195,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     train_source = builder.as_data_source(split="train")
     eval_data = pipeline.eval_batches(builder.as_data_source(split="test"), config.batch_size,
                                       config.num_eval_batches)
+    if not eval_data:
+        raise ValueError(f"the test split of {builder.info.full_name} holds fewer than "
+                         f"config.batch_size={config.batch_size} examples; lower the batch size")
     state = create_train_state(config, init_rng)
     restored, start_step = checkpointing.restore_latest(manager, state)
     state = restored or state
@@ -217,6 +219,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     inference = sampling.Inference(config)
     if start_step == 0:
         results["first_eval_recon"] = evaluate(inference, variables_of(state), eval_data)["recon"]
+        print(f"eval at step 0: test recon {results['first_eval_recon']:.4g}", flush=True)
     last_log_time, last_log_step = time.time(), start_step
     for step in range(start_step + 1, config.num_train_steps + 1):
         batch = next(batches)
