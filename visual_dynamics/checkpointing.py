@@ -43,17 +43,6 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         return ml_collections.ConfigDict(json.load(f))
 
 
-def check_same_model(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> None:
-    """Raises ValueError if resuming would load weights of another network shape."""
-    differ = ["image_size"] if saved.image_size != config.image_size else []
-    differ += [f"model.{k}" for k in config.model
-               if json.dumps(saved.model.get(k)) != json.dumps(config.model[k])]
-    if differ:
-        raise ValueError(
-            f"the workdir holds checkpoints of a different model (config entries that differ: "
-            f"{', '.join(differ)}). Use a new --workdir, or the saved config.")
-
-
 def restore_latest(manager: ocp.CheckpointManager, abstract_state):
     """(state, step) of the newest checkpoint, or (None, 0) when there is none."""
     step = manager.latest_step()

@@ -38,6 +38,7 @@ def model_config(image_size: int) -> ml_collections.ConfigDict:
         decoder_conv_sizes=(9, 1),
         conv_size=5,
         variational=True,
+        cross_conv_impl="auto",     # 'reference' (vmapped lax conv), 'shift_add', or by backend
         bn_momentum=0.9,
     ))
 

@@ -32,17 +32,7 @@ def _depthwise_correlate(feature_map: jnp.ndarray, kernels: jnp.ndarray) -> jnp.
     return out[0]
 
 
-def cross_convolve(feature_maps: jnp.ndarray, kernels: jnp.ndarray) -> jnp.ndarray:
-    """Reference cross convolution: `vmap` over the batch of a depthwise correlation.
-
-    Args:
-      feature_maps: [B, H, W, C] image-encoder output at one scale.
-      kernels: [B, kh, kw, C] per-sample kernels from the kernel decoder (kh, kw odd).
-
-    Returns:
-      [B, H, W, C]: out[b, y, x, c] = sum_{i,j} kernels[b, i, j, c] *
-      feature_maps[b, y + i - kh//2, x + j - kw//2, c], zero outside the map.
-    """
+def _check_shapes(feature_maps: jnp.ndarray, kernels: jnp.ndarray) -> None:
     if feature_maps.ndim != 4 or kernels.ndim != 4:
         raise ValueError(
             f"cross_convolve expects feature_maps [B, H, W, C] and kernels [B, kh, kw, C]; "
@@ -54,4 +44,60 @@ def cross_convolve(feature_maps: jnp.ndarray, kernels: jnp.ndarray) -> jnp.ndarr
     if kernels.shape[1] % 2 == 0 or kernels.shape[2] % 2 == 0:
         raise ValueError(f"kernel sizes must be odd for a centred 'SAME' correlation, got "
                          f"{kernels.shape[1:3]}")
+
+
+def cross_convolve(feature_maps: jnp.ndarray, kernels: jnp.ndarray) -> jnp.ndarray:
+    """Reference cross convolution: `vmap` over the batch of a depthwise correlation.
+
+    Args:
+      feature_maps: [B, H, W, C] image-encoder output at one scale.
+      kernels: [B, kh, kw, C] per-sample kernels from the kernel decoder (kh, kw odd).
+
+    Returns:
+      [B, H, W, C]: out[b, y, x, c] = sum_{i,j} kernels[b, i, j, c] *
+      feature_maps[b, y + i - kh//2, x + j - kw//2, c], zero outside the map.
+    """
+    _check_shapes(feature_maps, kernels)
     return jax.vmap(_depthwise_correlate)(feature_maps, kernels)
+
+
+def cross_convolve_shift_add(feature_maps: jnp.ndarray, kernels: jnp.ndarray) -> jnp.ndarray:
+    """The same correlation as `cross_convolve`, as kh * kw shifted multiply-adds.
+
+    Each tap (i, j) adds kernels[:, i, j] * (the zero-padded maps shifted by (i, j)). XLA fuses
+    the taps into one elementwise loop, and the gradients (autodiff) are shifted multiply-adds and
+    per-tap sums, where a depthwise convolution's kernel gradient is slow on CPU.
+
+    Args and returns as `cross_convolve`.
+    """
+    _check_shapes(feature_maps, kernels)
+    _, h, w, _ = feature_maps.shape
+    kh, kw = kernels.shape[1:3]
+    padded = jnp.pad(feature_maps, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    out = jnp.zeros_like(feature_maps, dtype=jnp.result_type(feature_maps, kernels))
+    for i in range(kh):
+        for j in range(kw):
+            out = out + padded[:, i:i + h, j:j + w, :] * kernels[:, i, j][:, None, None, :]
+    return out
+
+
+IMPLEMENTATIONS = {"reference": cross_convolve, "shift_add": cross_convolve_shift_add}
+
+
+def default_implementation(backend: str) -> str:
+    """The implementation 'auto' picks on a JAX backend (see benchmarks/cross_conv.py).
+
+    CPU: shift-and-add, measured faster forward and backward. Other backends keep the reference
+    until a benchmark there says otherwise.
+    """
+    return "shift_add" if backend == "cpu" else "reference"
+
+
+def get_implementation(name: str):
+    """'reference', 'shift_add', or 'auto' (by the default JAX backend) -> the function."""
+    if name == "auto":
+        name = default_implementation(jax.default_backend())
+    if name not in IMPLEMENTATIONS:
+        raise ValueError(f"config.model.cross_conv_impl must be 'auto' or one of "
+                         f"{sorted(IMPLEMENTATIONS)}, got {name!r}")
+    return IMPLEMENTATIONS[name]

@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from visual_dynamics.cross_conv import cross_convolve
+from visual_dynamics.cross_conv import get_implementation
 
 # One motion-encoder layer: (output channels, 'SAME' or 'VALID' padding, 2x2 max pool after).
 EncoderLayer = tuple[int, str, bool]
@@ -157,7 +157,8 @@ class CrossConvNet(nn.Module):
     Attributes mirror §4: `motion_encoder_layers` (six 5 x 5 layers, 96 ... 256 channels),
     `kernel_size` (5), `kernel_decoder_channels` (128), `pyramid_scales` (factors of the input
     side), `image_encoder_channels` (64, 64, 64, 32), `decoder_size` (64), and
-    `variational` (False gives the paper's AE baseline: no sampler, z = z_mean).
+    `variational` (False gives the paper's AE baseline: no sampler, z = z_mean), and
+    `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function).
     """
 
     motion_encoder_layers: Sequence[EncoderLayer]
@@ -171,6 +172,7 @@ class CrossConvNet(nn.Module):
     decoder_conv_sizes: Sequence[int] = (9, 1)
     conv_size: int = 5
     variational: bool = True
+    cross_conv_impl: str = "auto"
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
 
@@ -205,6 +207,7 @@ class CrossConvNet(nn.Module):
         """f_mean(z, I): image [B, H, W, 3], z [B, Z] -> v_hat [B, D, D, 3]."""
         kernels = self.kernel_decoder(z, train=train)
         maps = self.feature_maps(image, train=train)
+        cross_convolve = get_implementation(self.cross_conv_impl)
         crossed = [cross_convolve(m, kernels[:, s]) for s, m in enumerate(maps)]
         return self.motion_decoder(crossed, train=train)
 

@@ -5,6 +5,7 @@ same workdir resumes from the newest checkpoint.
 """
 
 import functools
+import json
 import math
 import os
 import time
@@ -89,6 +90,21 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, config) -> tup
 
 def variables_of(state: TrainState) -> dict:
     return {"params": state.params, "batch_stats": state.batch_stats}
+
+
+def check_resumable(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError if the checkpoints of `saved` cannot load into the state of `config`."""
+    def shapes(c):
+        state = jax.eval_shape(lambda: create_train_state(c, jax.random.PRNGKey(0)))
+        return jax.tree.map(lambda x: x.shape, (state.params, state.batch_stats))
+
+    if shapes(saved) != shapes(config):
+        differ = [f"model.{k}" for k in config.model
+                  if json.dumps(saved.model.get(k)) != json.dumps(config.model[k])]
+        differ += ["image_size"] if saved.image_size != config.image_size else []
+        raise ValueError(
+            f"the workdir holds checkpoints of a model of other shapes (config entries that "
+            f"differ: {', '.join(differ)}). Use a new --workdir, or the saved config.json.")
 
 
 def restore_variables(workdir: str, step=None):
@@ -189,7 +205,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     init_rng, noise_rng, grid_rng = jax.random.split(rng, 3)
     manager = checkpointing.checkpoint_manager(workdir, config.max_checkpoints_to_keep)
     if manager.latest_step() is not None:
-        checkpointing.check_same_model(checkpointing.load_config(workdir), config)
+        check_resumable(checkpointing.load_config(workdir), config)
     builder = pipeline.prepared_builder(config.dataset, config.get("builder_config"),
                                         config.data_dir)
     train_source = builder.as_data_source(split="train")
@@ -262,6 +278,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     manager.wait_until_finished()
 
     state = jax_utils.unreplicate(p_state)
+    if "recon" not in results:  # Resumed at the last step: nothing trained, evaluate anyway.
+        results.update(evaluate(inference, variables_of(state), eval_data))
     bank = compute_z_bank(inference, variables_of(state), train_source, config.z_bank_size,
                           int(state.step))
     print(f"Wrote the empirical z bank of {bank.z_mean.shape[0]} training pairs to "
