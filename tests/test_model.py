@@ -92,3 +92,22 @@ def test_geometry_errors_name_the_config_entry():
     config.model.decoder_size = 48
     with pytest.raises(ValueError, match="decoder_size"):
         model_from_config(config)
+
+
+def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
+    config = configs.make_tiny(configs.base_config("shapes", 64))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (4, 32, 32, 3)) - 0.5
+    noise = jax.random.normal(jax.random.PRNGKey(2), (4, 200))
+    f32 = model_from_config(config)
+    variables = f32.init(jax.random.PRNGKey(0), x, x, noise, train=False)
+    config.model.compute_dtype = "bfloat16"
+    bf16 = model_from_config(config)
+    assert jax.tree.structure(bf16.init(jax.random.PRNGKey(0), x, x, noise, train=False)) == \
+        jax.tree.structure(variables)
+    assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables["params"]))
+    out32 = f32.apply(variables, x, x, noise, train=False)
+    out16 = bf16.apply(variables, x, x, noise, train=False)
+    for key in ("v_hat", "z_mean"):
+        assert out16[key].dtype == jnp.float32
+        error = jnp.linalg.norm(out16[key] - out32[key]) / jnp.linalg.norm(out32[key])
+        assert error < 0.05, (key, float(error))

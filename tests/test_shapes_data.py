@@ -95,16 +95,17 @@ def test_texture_moves_with_the_object_over_a_static_background():
     np.testing.assert_array_equal(e["image"][far], e["next_image"][far])
 
 
-def test_builder_round_trip(tmp_path):
+@pytest.mark.parametrize("dataset,textured", [("shapes", False), ("shapes_texture", True)])
+def test_builder_round_trip(tmp_path, dataset, textured):
     """What the TFDS builder writes and grain reads back is exactly what the generator makes."""
     from visual_dynamics.data import pipeline, shapes_tfds
 
     config = shapes_tfds.ShapesConfig(name="test_small", image_size=32, num_train=12, num_test=4)
-    builder = pipeline.load_builder("shapes", config, str(tmp_path))
+    builder = pipeline.load_builder(dataset, config, str(tmp_path))
     pipeline.prepare(builder)
     train = builder.as_data_source(split="train")
     assert len(train) == 12 and len(builder.as_data_source(split="test")) == 4
-    spec = shapes.ShapesSpec(image_size=32)
+    spec = shapes.ShapesSpec(image_size=32, textured=textured)
     assert sorted(int(train[i]["index"]) for i in range(12)) == list(range(12))
     for i in (0, 7):
         stored = train[i]

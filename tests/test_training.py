@@ -84,3 +84,32 @@ def test_killed_run_resumes_from_its_last_checkpoint(data_dir, tmp_path):
     resumed_at = int(re.search(r"resuming from step (\d+)", done.stdout).group(1))
     assert resumed_at in (50, 100)
     assert "Done at step 150" in done.stdout
+
+
+def test_train_step_compiles_once(data_dir):
+    """After the first call, new batches and states reuse the compiled step: no recompilation."""
+    from flax import jax_utils
+
+    from visual_dynamics.data import pipeline
+
+    config = tiny_config(data_dir)
+    source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="train")
+    batches = pipeline.train_batches(source, config.batch_size, seed=0)
+    step = train.make_p_train_step(config)
+    state = jax_utils.replicate(train.create_train_state(config, jax.random.PRNGKey(0)))
+    rng = jax_utils.replicate(jax.random.PRNGKey(1))
+    state, _ = step(state, train.shard(next(batches), 1), rng)
+    compiles = []
+
+    def listener(name, duration, **kwargs):
+        if name == "/jax/core/compile/backend_compile_duration":
+            compiles.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        for _ in range(3):
+            state, metrics = step(state, train.shard(next(batches), 1), rng)
+        jax.block_until_ready(metrics)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []

@@ -39,6 +39,7 @@ def model_config(image_size: int) -> ml_collections.ConfigDict:
         conv_size=5,
         variational=True,
         cross_conv_impl="auto",     # 'reference' (vmapped lax conv), 'shift_add', or by backend
+        compute_dtype="float32",    # or 'bfloat16'; parameters and optimizer state stay float32
         bn_momentum=0.9,
     ))
 

@@ -21,7 +21,8 @@ class ConvBNReLU(nn.Module):
     """Square convolution, batch normalisation and ReLU.
 
     BatchNorm statistics are averaged over `bn_axis_name` when training under `pmap`, so that
-    the batch statistics are those of the global batch, whatever the device count.
+    the batch statistics are those of the global batch, whatever the device count. `dtype` is
+    the compute dtype; parameters stay float32.
     """
 
     features: int
@@ -29,13 +30,15 @@ class ConvBNReLU(nn.Module):
     padding: str = "SAME"
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
         x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), padding=self.padding,
-                    use_bias=False, name="conv")(x)
+                    use_bias=False, dtype=self.dtype, name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                         axis_name=self.bn_axis_name if train else None, name="bn")(x)
+                         axis_name=self.bn_axis_name if train else None, dtype=self.dtype,
+                         name="bn")(x)
         return nn.relu(x)
 
 
@@ -54,6 +57,7 @@ class MotionEncoder(nn.Module):
     conv_size: int = 5
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, image: jnp.ndarray, diff: jnp.ndarray, *, train: bool):
@@ -61,10 +65,10 @@ class MotionEncoder(nn.Module):
         for i, (features, padding, pool) in enumerate(self.layers):
             if i == len(self.layers) - 1:
                 x = nn.Conv(features, (self.conv_size, self.conv_size), padding=padding,
-                            name=f"conv{i}")(x)
+                            dtype=self.dtype, name=f"conv{i}")(x)
             else:
                 x = ConvBNReLU(features, self.conv_size, padding, self.bn_momentum,
-                               self.bn_axis_name, name=f"layer{i}")(x, train=train)
+                               self.bn_axis_name, self.dtype, name=f"layer{i}")(x, train=train)
             if pool:
                 x = _max_pool_2x2(x)
         z_mean, z_logvar = jnp.split(x, 2, axis=-1)
@@ -85,6 +89,7 @@ class KernelDecoder(nn.Module):
     conv_size: int = 5
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, z: jnp.ndarray, *, train: bool) -> jnp.ndarray:
@@ -93,9 +98,9 @@ class KernelDecoder(nn.Module):
             raise ValueError(f"latent size {z.shape[1]} is not a multiple of kernel_size^2 = {k * k}")
         x = z.reshape(batch, k, k, z.shape[1] // (k * k))
         x = ConvBNReLU(self.hidden_channels, self.conv_size, "SAME", self.bn_momentum,
-                       self.bn_axis_name, name="layer0")(x, train=train)
+                       self.bn_axis_name, self.dtype, name="layer0")(x, train=train)
         x = nn.Conv(self.num_scales * self.maps_per_scale, (self.conv_size, self.conv_size),
-                    padding="SAME", name="conv1")(x)
+                    padding="SAME", dtype=self.dtype, name="conv1")(x)
         x = x.reshape(batch, k, k, self.num_scales, self.maps_per_scale)
         return x.transpose(0, 3, 1, 2, 4)
 
@@ -108,13 +113,14 @@ class ImageEncoder(nn.Module):
     conv_size: int = 5
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, image: jnp.ndarray, *, train: bool) -> jnp.ndarray:
         x = image
         for i, features in enumerate(self.channels):
             x = ConvBNReLU(features, self.conv_size, "SAME", self.bn_momentum, self.bn_axis_name,
-                           name=f"layer{i}")(x, train=train)
+                           self.dtype, name=f"layer{i}")(x, train=train)
             if i in self.pool_after:
                 x = _max_pool_2x2(x)
         return x
@@ -132,6 +138,7 @@ class MotionDecoder(nn.Module):
     conv_sizes: Sequence[int] = (9, 1)
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
+    dtype: str = "float32"
 
     @nn.compact
     def __call__(self, maps: Sequence[jnp.ndarray], *, train: bool) -> jnp.ndarray:
@@ -142,8 +149,8 @@ class MotionDecoder(nn.Module):
         x = jnp.concatenate(upsampled, axis=-1)
         for i, (features, size) in enumerate(zip(self.channels, self.conv_sizes)):
             x = ConvBNReLU(features, size, "SAME", self.bn_momentum, self.bn_axis_name,
-                           name=f"layer{i}")(x, train=train)
-        return nn.Conv(3, (1, 1), name="out")(x)
+                           self.dtype, name=f"layer{i}")(x, train=train)
+        return nn.Conv(3, (1, 1), dtype=self.dtype, name="out")(x)
 
 
 def pyramid_sizes(image_size: int, scales: Sequence[float]) -> list[int]:
@@ -158,7 +165,8 @@ class CrossConvNet(nn.Module):
     `kernel_size` (5), `kernel_decoder_channels` (128), `pyramid_scales` (factors of the input
     side), `image_encoder_channels` (64, 64, 64, 32), `decoder_size` (64), and
     `variational` (False gives the paper's AE baseline: no sampler, z = z_mean), and
-    `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function).
+    `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function) and
+    `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32).
     """
 
     motion_encoder_layers: Sequence[EncoderLayer]
@@ -173,11 +181,13 @@ class CrossConvNet(nn.Module):
     conv_size: int = 5
     variational: bool = True
     cross_conv_impl: str = "auto"
+    compute_dtype: str = "float32"
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
 
     def setup(self):
-        bn = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name)
+        bn = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name,
+                  dtype=self.compute_dtype)
         self.motion_encoder = MotionEncoder(self.motion_encoder_layers, self.conv_size, **bn)
         self.kernel_decoder = KernelDecoder(self.kernel_size, len(self.pyramid_scales),
                                             self.image_encoder_channels[-1],
@@ -191,8 +201,9 @@ class CrossConvNet(nn.Module):
                                             self.decoder_conv_sizes, **bn)
 
     def encode(self, image: jnp.ndarray, diff: jnp.ndarray, *, train: bool):
-        """q(z | v, I): image, diff [B, H, W, 3] -> (z_mean, z_logvar), each [B, Z]."""
-        return self.motion_encoder(image, diff, train=train)
+        """q(z | v, I): image, diff [B, H, W, 3] -> (z_mean, z_logvar), each float32 [B, Z]."""
+        z_mean, z_logvar = self.motion_encoder(image, diff, train=train)
+        return z_mean.astype(jnp.float32), z_logvar.astype(jnp.float32)
 
     def feature_maps(self, image: jnp.ndarray, *, train: bool) -> list[jnp.ndarray]:
         """Image encoder on the pyramid of `image` [B, H, W, 3] -> one [B, h_s, w_s, C] per scale."""
@@ -204,12 +215,12 @@ class CrossConvNet(nn.Module):
         return maps
 
     def decode(self, image: jnp.ndarray, z: jnp.ndarray, *, train: bool) -> jnp.ndarray:
-        """f_mean(z, I): image [B, H, W, 3], z [B, Z] -> v_hat [B, D, D, 3]."""
+        """f_mean(z, I): image [B, H, W, 3], z [B, Z] -> v_hat float32 [B, D, D, 3]."""
         kernels = self.kernel_decoder(z, train=train)
         maps = self.feature_maps(image, train=train)
         cross_convolve = get_implementation(self.cross_conv_impl)
         crossed = [cross_convolve(m, kernels[:, s]) for s, m in enumerate(maps)]
-        return self.motion_decoder(crossed, train=train)
+        return self.motion_decoder(crossed, train=train).astype(jnp.float32)
 
     def __call__(self, image: jnp.ndarray, diff: jnp.ndarray, noise: jnp.ndarray, *, train: bool):
         """Training pass: encode (I, v), sample z = z_mean + exp(z_logvar / 2) * noise, decode.

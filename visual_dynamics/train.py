@@ -136,6 +136,14 @@ def shard(batch: dict, num_devices: int) -> dict:
     return jax.tree.map(lambda x: x.reshape(num_devices, -1, *x.shape[1:]), batch)
 
 
+def device_batches(batches, num_devices: int):
+    """Global batches -> this process's share, split over its devices: [num_devices, B_dev, ...]."""
+    for batch in batches:
+        share = batch["image"].shape[0] // jax.process_count()
+        lo = jax.process_index() * share
+        yield shard({k: v[lo:lo + share] for k, v in batch.items()}, num_devices)
+
+
 def evaluate(inference: sampling.Inference, variables: dict, batches: list[dict]) -> dict:
     """Test reconstruction error: decode with z = z_mean of each test pair, running BN stats.
 
@@ -223,8 +231,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           f"{'resuming from step ' + str(start_step) if start_step else 'starting from scratch'}",
           flush=True)
 
-    per_process = config.batch_size // jax.process_count()
-    batches = pipeline.train_batches(train_source, config.batch_size, config.seed, start_step)
+    batches = jax_utils.prefetch_to_device(
+        device_batches(pipeline.train_batches(train_source, config.batch_size, config.seed,
+                                              start_step), num_devices), size=2)
     p_train_step = make_p_train_step(config)
     p_state = jax_utils.replicate(state)
     p_rng = jax_utils.replicate(noise_rng)
@@ -239,9 +248,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     last_log_time, last_log_step = time.time(), start_step
     for step in range(start_step + 1, config.num_train_steps + 1):
         batch = next(batches)
-        lo = jax.process_index() * per_process
-        batch = {k: v[lo:lo + per_process] for k, v in batch.items()}
-        p_state, p_metrics = p_train_step(p_state, shard(batch, num_devices), p_rng)
+        p_state, p_metrics = p_train_step(p_state, batch, p_rng)
 
         if step % config.log_every_steps == 0 or step == config.num_train_steps:
             metrics = {k: float(v) for k, v in jax_utils.unreplicate(p_metrics).items()}
@@ -265,7 +272,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             variables = variables_of(jax_utils.unreplicate(p_state))
             results.update(evaluate(inference, variables, eval_data))
             path = os.path.join(workdir, "samples", f"step_{step:07d}.png")
-            write_sample_grid(inference, variables, eval_data[0], batch, path,
+            local_batch = jax.tree.map(lambda x: np.asarray(x).reshape(-1, *x.shape[2:]), batch)
+            write_sample_grid(inference, variables, eval_data[0], local_batch, path,
                               jax.random.fold_in(grid_rng, step))
             print(f"eval at step {step}: test recon {results['recon']:.4g} (copying the input: "
                   f"{results['recon_zero_motion']:.4g}); samples in {path}", flush=True)

@@ -8,6 +8,7 @@ from visual_dynamics.data import shapes_tfds
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Generated frame pairs of circles, squares and triangles with known motion."""
 
+    TEXTURED = False
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
     BUILDER_CONFIGS = shapes_tfds.standard_configs()
@@ -24,4 +25,4 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return {split: self._generate_examples(split) for split in ("train", "test")}
 
     def _generate_examples(self, split: str):
-        return shapes_tfds.generate_examples(self.builder_config, split, textured=False)
+        return shapes_tfds.generate_examples(self.builder_config, split, textured=self.TEXTURED)

@@ -1,0 +1,41 @@
+"""Timing helpers shared by the benchmarks: compile once, then the median of repeated runs."""
+
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+def median_seconds(fn, *args, repeats: int = 10, warmup: int = 2) -> float:
+    """Median wall time of fn(*args) (outputs awaited), after `warmup` calls (compilation)."""
+    for _ in range(warmup):
+        jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_flops_per_second(n: int = 2048, repeats: int = 10) -> float:
+    """Achieved FLOP/s of a dense float32 [n, n] x [n, n] matmul: the machine's reference rate."""
+    a = jnp.ones((n, n), jnp.float32)
+    seconds = median_seconds(jax.jit(jnp.matmul), a, a, repeats=repeats)
+    return 2 * n ** 3 / seconds
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    """A plain aligned text table."""
+    cells = [header] + [[f"{c:.3g}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for k, row in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def device_description() -> str:
+    d = jax.devices()[0]
+    return f"{jax.device_count()} x {d.platform} ({d.device_kind}), JAX {jax.__version__}"

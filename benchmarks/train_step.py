@@ -1,0 +1,82 @@
+"""The full train step: samples/s, achieved FLOP/s against a dense matmul, peak memory.
+
+  python benchmarks/train_step.py                       # Shapes tiny, small and paper-size configs
+  python benchmarks/train_step.py --variants=small --impls=reference,shift_add --dtypes=float32,bfloat16
+
+For each (config, cross_conv_impl, compute dtype): the pmapped train step on a fixed batch, its
+FLOPs from XLA's cost analysis, its memory from the compiled executable's memory analysis
+(arguments + outputs + temporaries - aliased buffers), and FLOP/s as a fraction of a float32
+matmul's FLOP/s measured in the same run.
+"""
+
+import argparse
+import os
+import sys
+
+import jax
+import numpy as np
+from flax import jax_utils
+
+from common import device_description, matmul_flops_per_second, median_seconds, print_table
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "experiments"))
+from configs import shapes  # noqa: E402
+from visual_dynamics import train  # noqa: E402
+
+
+def step_and_inputs(config):
+    """The pmapped step and one replicated (state, batch, rng) for it."""
+    devices = jax.local_device_count()
+    state = jax_utils.replicate(train.create_train_state(config, jax.random.PRNGKey(0)))
+    rng = np.random.default_rng(0)
+    size = config.image_size
+    batch = {k: rng.integers(0, 256, (config.batch_size, size, size, 3), dtype=np.uint8)
+             for k in ("image", "next_image")}
+    return (jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config),
+                     axis_name=train.AXIS),
+            state, train.shard(batch, devices), jax_utils.replicate(jax.random.PRNGKey(1)))
+
+
+def measure(config, repeats):
+    """(seconds per step, FLOPs per step, peak bytes) of one config."""
+    step, state, batch, rng = step_and_inputs(config)
+    compiled = step.lower(state, batch, rng).compile()
+    flops = compiled.cost_analysis()["flops"] * jax.local_device_count()
+    mem = compiled.memory_analysis()
+    peak = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+            - mem.alias_size_in_bytes)
+    seconds = median_seconds(lambda: step(state, batch, rng)[1], repeats=repeats, warmup=1)
+    return seconds, flops, peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="tiny,small,paper",
+                        help="Shapes config variants ('paper' = the paper's sizes).")
+    parser.add_argument("--impls", default="reference,shift_add")
+    parser.add_argument("--dtypes", default="float32")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    matmul = matmul_flops_per_second()
+    print(f"Train step on {device_description()}; float32 2048^3 matmul: {matmul / 1e9:.1f} GFLOP/s")
+    rows, baseline = [], {}
+    for variant in args.variants.split(","):
+        for dtype in args.dtypes.split(","):
+            for impl in args.impls.split(","):
+                config = shapes.get_config("" if variant == "paper" else variant)
+                config.model.cross_conv_impl = impl
+                config.model.compute_dtype = dtype
+                seconds, flops, peak = measure(config, args.repeats)
+                key = (variant, dtype)
+                baseline.setdefault(key, seconds)
+                rows.append([variant, impl, dtype, config.batch_size, config.batch_size / seconds,
+                             baseline[key] / seconds, flops / seconds / 1e9,
+                             flops / seconds / matmul, peak / 2 ** 20])
+                print(f"  measured {variant} / {impl} / {dtype}", flush=True)
+    print_table(["config", "cross conv", "dtype", "batch", "samples/s", "vs first row",
+                 "GFLOP/s", "of matmul", "peak MiB"], rows)
+
+
+if __name__ == "__main__":
+    main()
