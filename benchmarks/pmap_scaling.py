@@ -18,7 +18,6 @@ if FLAG not in os.environ.get("XLA_FLAGS", "") and "--no-reexec" not in sys.argv
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from flax import jax_utils  # noqa: E402
 
 from common import device_description, median_seconds, print_table  # noqa: E402
 
@@ -29,14 +28,14 @@ from visual_dynamics import train  # noqa: E402
 
 
 def samples_per_second(config, devices, per_device_batch):
-    state = jax_utils.replicate(train.create_train_state(config, jax.random.PRNGKey(0)), devices)
+    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)), devices)
     size = config.image_size
     rng = np.random.default_rng(0)
     batch = {k: rng.integers(0, 256, (len(devices), per_device_batch, size, size, 3), np.uint8)
              for k in ("image", "next_image")}
     step = jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config),
                     axis_name=train.AXIS, devices=devices)
-    key = jax_utils.replicate(jax.random.PRNGKey(1), devices)
+    key = train.replicate(jax.random.PRNGKey(1), devices)
     return len(devices) * per_device_batch / median_seconds(lambda: step(state, batch, key)[1],
                                                             repeats=5)
 

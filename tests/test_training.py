@@ -88,7 +88,6 @@ def test_killed_run_resumes_from_its_last_checkpoint(data_dir, tmp_path):
 
 def test_train_step_compiles_once(data_dir):
     """After the first call, new batches and states reuse the compiled step: no recompilation."""
-    from flax import jax_utils
 
     from visual_dynamics.data import pipeline
 
@@ -96,8 +95,8 @@ def test_train_step_compiles_once(data_dir):
     source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="train")
     batches = pipeline.train_batches(source, config.batch_size, seed=0)
     step = train.make_p_train_step(config)
-    state = jax_utils.replicate(train.create_train_state(config, jax.random.PRNGKey(0)))
-    rng = jax_utils.replicate(jax.random.PRNGKey(1))
+    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)))
+    rng = train.replicate(jax.random.PRNGKey(1))
     state, _ = step(state, train.shard(next(batches), 1), rng)
     compiles = []
 

@@ -131,6 +131,12 @@ def make_p_train_step(config):
                     donate_argnums=(0,))
 
 
+def replicate(tree, devices=None):
+    """One copy of `tree` per device, laid out as the pmapped step's outputs are, so the step's
+    first call and every later one share one compilation."""
+    return jax_utils.replicate(tree, devices, axis_name=AXIS)
+
+
 def shard(batch: dict, num_devices: int) -> dict:
     """[B, ...] -> [num_devices, B / num_devices, ...]."""
     return jax.tree.map(lambda x: x.reshape(num_devices, -1, *x.shape[1:]), batch)
@@ -235,8 +241,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         device_batches(pipeline.train_batches(train_source, config.batch_size, config.seed,
                                               start_step), num_devices), size=2)
     p_train_step = make_p_train_step(config)
-    p_state = jax_utils.replicate(state)
-    p_rng = jax_utils.replicate(noise_rng)
+    p_state = replicate(state)
+    p_rng = replicate(noise_rng)
     writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
 
