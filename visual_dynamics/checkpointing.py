@@ -43,9 +43,19 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         return ml_collections.ConfigDict(json.load(f))
 
 
+def save(manager: ocp.CheckpointManager, step: int, state) -> None:
+    """Starts an (asynchronous, atomic) save of an unreplicated train state."""
+    manager.save(step, args=ocp.args.StandardSave(state))
+
+
+def restore(manager: ocp.CheckpointManager, step: int, abstract_state):
+    """The state saved at `step`, shaped like `abstract_state` (arrays or ShapeDtypeStructs)."""
+    return manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+
+
 def restore_latest(manager: ocp.CheckpointManager, abstract_state):
     """(state, step) of the newest checkpoint, or (None, 0) when there is none."""
     step = manager.latest_step()
     if step is None:
         return None, 0
-    return manager.restore(step, args=ocp.args.StandardRestore(abstract_state)), step
+    return restore(manager, step, abstract_state), step

@@ -163,8 +163,8 @@ class CrossConvNet(nn.Module):
 
     Attributes mirror §4: `motion_encoder_layers` (six 5 x 5 layers, 96 ... 256 channels),
     `kernel_size` (5), `kernel_decoder_channels` (128), `pyramid_scales` (factors of the input
-    side), `image_encoder_channels` (64, 64, 64, 32), `decoder_size` (64), and
-    `variational` (False gives the paper's AE baseline: no sampler, z = z_mean), and
+    side), `image_encoder_channels` (64, 64, 64, 32) and `decoder_size` (64). Beyond the paper:
+    `variational` (False gives the paper's AE baseline: no sampler, z = z_mean),
     `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function) and
     `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32).
     """

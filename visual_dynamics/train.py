@@ -121,7 +121,7 @@ def restore_variables(workdir: str, step=None):
             f"{workdir}/checkpoints holds no checkpoint; train first (experiments/train.py "
             f"--workdir={workdir}), or pass the workdir of a finished run.")
     abstract = jax.eval_shape(lambda: create_train_state(config, jax.random.PRNGKey(0)))
-    state = manager.restore(step, args=checkpointing.ocp.args.StandardRestore(abstract))
+    state = checkpointing.restore(manager, step, abstract)
     return config, variables_of(state), step
 
 
@@ -164,7 +164,8 @@ def evaluate(inference: sampling.Inference, variables: dict, batches: list[dict]
         z_mean, _ = inference.encode(variables, batch["image"], batch["next_image"])
         v_hat = inference.decode(variables, batch["image"], z_mean)
         recon.append(losses.reconstruction_error(target, v_hat, config.recon_norm).mean())
-        zero.append(losses.reconstruction_error(target, 0 * target, config.recon_norm).mean())
+        zero.append(losses.reconstruction_error(target, jnp.zeros_like(target),
+                                                config.recon_norm).mean())
     return dict(recon=float(np.mean(recon)), recon_zero_motion=float(np.mean(zero)))
 
 
@@ -286,8 +287,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             writer.add_scalar("eval/recon", results["recon"], step)
             writer.add_scalar("eval/recon_zero_motion", results["recon_zero_motion"], step)
         if step % config.checkpoint_every_steps == 0 or last:
-            manager.save(step, args=checkpointing.ocp.args.StandardSave(
-                jax_utils.unreplicate(p_state)))
+            checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
     writer.close()
     manager.wait_until_finished()
 
