@@ -10,17 +10,13 @@ optimizer state are float32 in both (config.model.compute_dtype only changes the
 import argparse
 import contextlib
 import io
-import os
-import sys
 import tempfile
 import time
 
 from common import device_description, print_table
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "experiments"))
-from configs import shapes  # noqa: E402
-from visual_dynamics import train  # noqa: E402
+from configs import shapes
+from visual_dynamics import train
 
 
 def main():

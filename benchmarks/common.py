@@ -1,10 +1,18 @@
-"""Timing helpers shared by the benchmarks: compile once, then the median of repeated runs."""
+"""Timing helpers shared by the benchmarks: compile once, then the median of repeated runs.
 
+Importing this module also makes experiments/configs importable as `configs`.
+"""
+
+import os
 import statistics
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "experiments"))
 
 
 def median_seconds(fn, *args, repeats: int = 10, warmup: int = 2) -> float:

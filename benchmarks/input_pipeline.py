@@ -8,17 +8,13 @@ tfds.data_source, shuffling, batching), then the train step alone on one fixed b
 """
 
 import argparse
-import os
-import sys
 import time
 
 from common import device_description, median_seconds, print_table
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "experiments"))
-from configs import shapes  # noqa: E402
-from train_step import step_and_inputs  # noqa: E402
-from visual_dynamics.data import pipeline  # noqa: E402
+from configs import shapes
+from train_step import step_and_inputs
+from visual_dynamics.data import pipeline
 
 
 def main():

@@ -21,8 +21,6 @@ import numpy as np  # noqa: E402
 
 from common import device_description, median_seconds, print_table  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "experiments"))
 from configs import shapes  # noqa: E402
 from visual_dynamics import train  # noqa: E402
 

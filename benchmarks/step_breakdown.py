@@ -9,20 +9,16 @@ it sees in training; the whole train step is measured in the same run for compar
 """
 
 import argparse
-import os
-import sys
 
 import jax
 import jax.numpy as jnp
 
 from common import device_description, median_seconds, print_table
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "experiments"))
-from configs import shapes  # noqa: E402
-from train_step import step_and_inputs  # noqa: E402
-from visual_dynamics.cross_conv import get_implementation  # noqa: E402
-from visual_dynamics.model import latent_size, model_from_config, pyramid_sizes  # noqa: E402
+from configs import shapes
+from train_step import step_and_inputs
+from visual_dynamics.cross_conv import get_implementation
+from visual_dynamics.model import latent_size, model_from_config, pyramid_sizes
 
 
 def backward_seconds(part, variables, inputs, repeats):

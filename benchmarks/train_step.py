@@ -10,18 +10,14 @@ matmul's FLOP/s measured in the same run.
 """
 
 import argparse
-import os
-import sys
 
 import jax
 import numpy as np
 
 from common import device_description, matmul_flops_per_second, median_seconds, print_table
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "experiments"))
-from configs import shapes  # noqa: E402
-from visual_dynamics import train  # noqa: E402
+from configs import shapes
+from visual_dynamics import train
 
 
 def step_and_inputs(config):
