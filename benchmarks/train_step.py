@@ -1,9 +1,10 @@
 """The full train step: samples/s, achieved FLOP/s against a dense matmul, peak memory.
 
   python benchmarks/train_step.py                       # Shapes tiny, small and paper-size configs
-  python benchmarks/train_step.py --variants=small --impls=reference,shift_add --dtypes=float32,bfloat16
+  python benchmarks/train_step.py --variants=small --dtypes=float32,bfloat16
+  python benchmarks/train_step.py --impls=shift_add --conv_weight_grads=xla,matmul
 
-For each (config, cross_conv_impl, compute dtype): the pmapped train step on a fixed batch, its
+For each (config, compute dtype, cross_conv_impl, conv_weight_grad): the pmapped train step on a fixed batch, its
 FLOPs from XLA's cost analysis, its memory from the compiled executable's memory analysis
 (arguments + outputs + temporaries - aliased buffers), and FLOP/s as a fraction of a float32
 matmul's FLOP/s measured in the same run.
@@ -51,6 +52,7 @@ def main():
                         help="Shapes config variants ('paper' = the paper's sizes).")
     parser.add_argument("--impls", default="reference,shift_add")
     parser.add_argument("--dtypes", default="float32")
+    parser.add_argument("--conv_weight_grads", default="xla")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     matmul = matmul_flops_per_second()
@@ -59,17 +61,19 @@ def main():
     for variant in args.variants.split(","):
         for dtype in args.dtypes.split(","):
             for impl in args.impls.split(","):
-                config = shapes.get_config("" if variant == "paper" else variant)
-                config.model.cross_conv_impl = impl
-                config.model.compute_dtype = dtype
-                seconds, flops, peak = measure(config, args.repeats)
-                key = (variant, dtype)
-                baseline.setdefault(key, seconds)
-                rows.append([variant, impl, dtype, config.batch_size, config.batch_size / seconds,
-                             baseline[key] / seconds, flops / seconds / 1e9,
-                             flops / seconds / matmul, peak / 2 ** 20])
-                print(f"  measured {variant} / {impl} / {dtype}", flush=True)
-    print_table(["config", "cross conv", "dtype", "batch", "samples/s", "vs first row",
+                for weight_grad in args.conv_weight_grads.split(","):
+                    config = shapes.get_config("" if variant == "paper" else variant)
+                    config.model.cross_conv_impl = impl
+                    config.model.compute_dtype = dtype
+                    config.model.conv_weight_grad = weight_grad
+                    seconds, flops, peak = measure(config, args.repeats)
+                    key = (variant, dtype)
+                    baseline.setdefault(key, seconds)
+                    rows.append([variant, dtype, impl, weight_grad, config.batch_size,
+                                 config.batch_size / seconds, baseline[key] / seconds,
+                                 flops / seconds / 1e9, flops / seconds / matmul, peak / 2 ** 20])
+                    print(f"  measured {variant} / {dtype} / {impl} / {weight_grad}", flush=True)
+    print_table(["config", "dtype", "cross conv", "conv dW", "batch", "samples/s", "vs first row",
                  "GFLOP/s", "of matmul", "peak MiB"], rows)
 
 

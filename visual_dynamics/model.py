@@ -11,10 +11,25 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from visual_dynamics.conv import conv_function
 from visual_dynamics.cross_conv import get_implementation
 
 # One motion-encoder layer: (output channels, 'SAME' or 'VALID' padding, 2x2 max pool after).
 EncoderLayer = tuple[int, str, bool]
+
+
+def _conv(module: nn.Module, features: int, size: int, padding: str = "SAME",
+          use_bias: bool = True, name: Optional[str] = None) -> nn.Conv:
+    """A square convolution in `module`'s compute dtype and weight-gradient implementation."""
+    return nn.Conv(features, (size, size), padding=padding, use_bias=use_bias, dtype=module.dtype,
+                   conv_general_dilated=conv_function(module.conv_weight_grad,
+                                                      jax.default_backend()), name=name)
+
+
+def _shared(module: nn.Module) -> dict:
+    """The settings every layer of a part takes from the part (BatchNorm, dtype, convolution)."""
+    return dict(bn_momentum=module.bn_momentum, bn_axis_name=module.bn_axis_name,
+                dtype=module.dtype, conv_weight_grad=module.conv_weight_grad)
 
 
 class ConvBNReLU(nn.Module):
@@ -31,11 +46,12 @@ class ConvBNReLU(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
+    conv_weight_grad: str = "xla"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
-        x = nn.Conv(self.features, (self.kernel_size, self.kernel_size), padding=self.padding,
-                    use_bias=False, dtype=self.dtype, name="conv")(x)
+        x = _conv(self, self.features, self.kernel_size, self.padding, use_bias=False,
+                  name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
                          axis_name=self.bn_axis_name if train else None, dtype=self.dtype,
                          name="bn")(x)
@@ -58,17 +74,17 @@ class MotionEncoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
+    conv_weight_grad: str = "xla"
 
     @nn.compact
     def __call__(self, image: jnp.ndarray, diff: jnp.ndarray, *, train: bool):
         x = jnp.concatenate([image, diff], axis=-1)
         for i, (features, padding, pool) in enumerate(self.layers):
             if i == len(self.layers) - 1:
-                x = nn.Conv(features, (self.conv_size, self.conv_size), padding=padding,
-                            dtype=self.dtype, name=f"conv{i}")(x)
+                x = _conv(self, features, self.conv_size, padding, name=f"conv{i}")(x)
             else:
-                x = ConvBNReLU(features, self.conv_size, padding, self.bn_momentum,
-                               self.bn_axis_name, self.dtype, name=f"layer{i}")(x, train=train)
+                x = ConvBNReLU(features, self.conv_size, padding, **_shared(self),
+                               name=f"layer{i}")(x, train=train)
             if pool:
                 x = _max_pool_2x2(x)
         z_mean, z_logvar = jnp.split(x, 2, axis=-1)
@@ -90,6 +106,7 @@ class KernelDecoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
+    conv_weight_grad: str = "xla"
 
     @nn.compact
     def __call__(self, z: jnp.ndarray, *, train: bool) -> jnp.ndarray:
@@ -97,10 +114,9 @@ class KernelDecoder(nn.Module):
         if z.shape[1] % (k * k):
             raise ValueError(f"latent size {z.shape[1]} is not a multiple of kernel_size^2 = {k * k}")
         x = z.reshape(batch, k, k, z.shape[1] // (k * k))
-        x = ConvBNReLU(self.hidden_channels, self.conv_size, "SAME", self.bn_momentum,
-                       self.bn_axis_name, self.dtype, name="layer0")(x, train=train)
-        x = nn.Conv(self.num_scales * self.maps_per_scale, (self.conv_size, self.conv_size),
-                    padding="SAME", dtype=self.dtype, name="conv1")(x)
+        x = ConvBNReLU(self.hidden_channels, self.conv_size, "SAME", **_shared(self),
+                       name="layer0")(x, train=train)
+        x = _conv(self, self.num_scales * self.maps_per_scale, self.conv_size, name="conv1")(x)
         x = x.reshape(batch, k, k, self.num_scales, self.maps_per_scale)
         return x.transpose(0, 3, 1, 2, 4)
 
@@ -114,13 +130,14 @@ class ImageEncoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
+    conv_weight_grad: str = "xla"
 
     @nn.compact
     def __call__(self, image: jnp.ndarray, *, train: bool) -> jnp.ndarray:
         x = image
         for i, features in enumerate(self.channels):
-            x = ConvBNReLU(features, self.conv_size, "SAME", self.bn_momentum, self.bn_axis_name,
-                           self.dtype, name=f"layer{i}")(x, train=train)
+            x = ConvBNReLU(features, self.conv_size, "SAME", **_shared(self),
+                           name=f"layer{i}")(x, train=train)
             if i in self.pool_after:
                 x = _max_pool_2x2(x)
         return x
@@ -139,6 +156,7 @@ class MotionDecoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
+    conv_weight_grad: str = "xla"
 
     @nn.compact
     def __call__(self, maps: Sequence[jnp.ndarray], *, train: bool) -> jnp.ndarray:
@@ -148,9 +166,8 @@ class MotionDecoder(nn.Module):
             upsampled.append(jnp.repeat(jnp.repeat(m, factor, axis=1), factor, axis=2))
         x = jnp.concatenate(upsampled, axis=-1)
         for i, (features, size) in enumerate(zip(self.channels, self.conv_sizes)):
-            x = ConvBNReLU(features, size, "SAME", self.bn_momentum, self.bn_axis_name,
-                           self.dtype, name=f"layer{i}")(x, train=train)
-        return nn.Conv(3, (1, 1), dtype=self.dtype, name="out")(x)
+            x = ConvBNReLU(features, size, "SAME", **_shared(self), name=f"layer{i}")(x, train=train)
+        return _conv(self, 3, 1, name="out")(x)
 
 
 def pyramid_sizes(image_size: int, scales: Sequence[float]) -> list[int]:
@@ -165,8 +182,9 @@ class CrossConvNet(nn.Module):
     `kernel_size` (5), `kernel_decoder_channels` (128), `pyramid_scales` (factors of the input
     side), `image_encoder_channels` (64, 64, 64, 32) and `decoder_size` (64). Beyond the paper:
     `variational` (False gives the paper's AE baseline: no sampler, z = z_mean),
-    `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function) and
-    `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32).
+    `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function),
+    `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32) and
+    `conv_weight_grad` ('auto', 'xla' or 'matmul': how convolution weight gradients are computed).
     """
 
     motion_encoder_layers: Sequence[EncoderLayer]
@@ -182,12 +200,13 @@ class CrossConvNet(nn.Module):
     variational: bool = True
     cross_conv_impl: str = "auto"
     compute_dtype: str = "float32"
+    conv_weight_grad: str = "auto"
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
 
     def setup(self):
         bn = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name,
-                  dtype=self.compute_dtype)
+                  dtype=self.compute_dtype, conv_weight_grad=self.conv_weight_grad)
         self.motion_encoder = MotionEncoder(self.motion_encoder_layers, self.conv_size, **bn)
         self.kernel_decoder = KernelDecoder(self.kernel_size, len(self.pyramid_scales),
                                             self.image_encoder_channels[-1],
