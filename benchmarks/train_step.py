@@ -4,8 +4,8 @@
   python benchmarks/train_step.py --variants=small --dtypes=float32,bfloat16
   python benchmarks/train_step.py --impls=shift_add --conv_weight_grads=xla,matmul
 
-For each (config, compute dtype, cross_conv_impl, conv_weight_grad): the pmapped train step on a fixed batch, its
-FLOPs from XLA's cost analysis, its memory from the compiled executable's memory analysis
+For each (config, compute dtype, cross_conv_impl, conv_weight_grad): the pmapped train step on a
+fixed batch, its FLOPs from XLA's cost analysis, its memory from the compiled executable's memory analysis
 (arguments + outputs + temporaries - aliased buffers), and FLOP/s as a fraction of a float32
 matmul's FLOP/s measured in the same run.
 """
