@@ -1,7 +1,8 @@
 """A 2-D convolution whose weight gradient is computed as one matmul per kernel tap.
 
 XLA's CPU backend computes a convolution's forward pass and input gradient near its matmul rate but
-its weight gradient several times slower (benchmarks/conv_weight_grad.py). Here the forward pass
+its weight gradient several times slower (benchmarks/conv_weight_grad.py). The per-tap windows cost
+memory: opt in with config.model.conv_weight_grad = 'matmul'. Here the forward pass
 and input gradient are XLA's, and the weight gradient is
     dW[i, j] = X_shifted(i, j)^T G,   X_shifted(i, j) = padded input window at tap (i, j), [N, C_in],
 a [C_in, N] x [N, C_out] matmul per tap, N = batch x output pixels. `conv_general_dilated` takes
@@ -63,12 +64,13 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
                                     **kwargs)
 
 
-def conv_function(weight_grad: str, backend: str):
-    """The convolution for `config.model.conv_weight_grad`: 'xla', 'matmul', or 'auto' (matmul on
-    CPU, where it was measured faster; XLA's elsewhere until measured there)."""
-    if weight_grad == "auto":
-        weight_grad = "matmul" if backend == "cpu" else "xla"
+def conv_function(weight_grad: str):
+    """The convolution for `config.model.conv_weight_grad`: 'xla' or 'matmul'.
+
+    'matmul' made the paper-size train step about 1.6x faster on a 2-core CPU but needs about 4x
+    its peak memory, and slowed the smaller configs (README, "Performance"); 'xla' is the default.
+    """
     if weight_grad not in ("xla", "matmul"):
-        raise ValueError(f"config.model.conv_weight_grad must be 'auto', 'xla' or 'matmul', "
+        raise ValueError(f"config.model.conv_weight_grad must be 'xla' or 'matmul', "
                          f"got {weight_grad!r}")
     return conv_general_dilated if weight_grad == "matmul" else lax.conv_general_dilated

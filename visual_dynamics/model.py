@@ -22,8 +22,7 @@ def _conv(module: nn.Module, features: int, size: int, padding: str = "SAME",
           use_bias: bool = True, name: Optional[str] = None) -> nn.Conv:
     """A square convolution in `module`'s compute dtype and weight-gradient implementation."""
     return nn.Conv(features, (size, size), padding=padding, use_bias=use_bias, dtype=module.dtype,
-                   conv_general_dilated=conv_function(module.conv_weight_grad,
-                                                      jax.default_backend()), name=name)
+                   conv_general_dilated=conv_function(module.conv_weight_grad), name=name)
 
 
 def _shared(module: nn.Module) -> dict:
@@ -184,7 +183,7 @@ class CrossConvNet(nn.Module):
     `variational` (False gives the paper's AE baseline: no sampler, z = z_mean),
     `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function),
     `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32) and
-    `conv_weight_grad` ('auto', 'xla' or 'matmul': how convolution weight gradients are computed).
+    `conv_weight_grad` ('xla' or 'matmul': how convolution weight gradients are computed).
     """
 
     motion_encoder_layers: Sequence[EncoderLayer]
@@ -200,7 +199,7 @@ class CrossConvNet(nn.Module):
     variational: bool = True
     cross_conv_impl: str = "auto"
     compute_dtype: str = "float32"
-    conv_weight_grad: str = "auto"
+    conv_weight_grad: str = "xla"
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
 
