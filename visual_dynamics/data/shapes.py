@@ -17,8 +17,7 @@ import dataclasses
 
 import numpy as np
 
-CIRCLE, SQUARE, TRIANGLE = 0, 1, 2
-OBJECT_NAMES = ("circle", "square", "triangle")
+CIRCLE, SQUARE, TRIANGLE = 0, 1, 2  # object_type values and label order
 
 
 @dataclasses.dataclass(frozen=True)
