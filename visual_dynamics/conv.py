@@ -1,11 +1,11 @@
 """A 2-D convolution whose weight gradient is computed as one matmul per kernel tap.
 
 XLA's CPU backend computes a convolution's forward pass and input gradient near its matmul rate but
-its weight gradient several times slower (benchmarks/conv_weight_grad.py). The per-tap windows cost
-memory: opt in with config.model.conv_weight_grad = 'matmul'. Here the forward pass
+its weight gradient several times slower (benchmarks/conv_weight_grad.py). Here the forward pass
 and input gradient are XLA's, and the weight gradient is
     dW[i, j] = X_shifted(i, j)^T G,   X_shifted(i, j) = padded input window at tap (i, j), [N, C_in],
-a [C_in, N] x [N, C_out] matmul per tap, N = batch x output pixels. `conv_general_dilated` takes
+a [C_in, N] x [N, C_out] matmul per tap, N = batch x output pixels. The per-tap windows cost
+memory, so it is opt-in: config.model.conv_weight_grad = 'matmul'. `conv_general_dilated` takes
 the arguments of `lax.conv_general_dilated`, so it plugs into `flax.linen.Conv`; configurations it
 does not cover (strides, dilation, groups, other layouts) go to `lax.conv_general_dilated` unchanged.
 """

@@ -204,19 +204,19 @@ class CrossConvNet(nn.Module):
     bn_axis_name: Optional[str] = None
 
     def setup(self):
-        bn = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name,
-                  dtype=self.compute_dtype, conv_weight_grad=self.conv_weight_grad)
-        self.motion_encoder = MotionEncoder(self.motion_encoder_layers, self.conv_size, **bn)
+        shared = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name,
+                      dtype=self.compute_dtype, conv_weight_grad=self.conv_weight_grad)
+        self.motion_encoder = MotionEncoder(self.motion_encoder_layers, self.conv_size, **shared)
         self.kernel_decoder = KernelDecoder(self.kernel_size, len(self.pyramid_scales),
                                             self.image_encoder_channels[-1],
-                                            self.kernel_decoder_channels, self.conv_size, **bn)
+                                            self.kernel_decoder_channels, self.conv_size, **shared)
         self.image_encoders = [
             ImageEncoder(self.image_encoder_channels, self.image_encoder_pool_after,
-                         self.conv_size, **bn, name=f"image_encoder{s}")
+                         self.conv_size, **shared, name=f"image_encoder{s}")
             for s in range(len(self.pyramid_scales))
         ]
         self.motion_decoder = MotionDecoder(self.decoder_size, self.decoder_channels,
-                                            self.decoder_conv_sizes, **bn)
+                                            self.decoder_conv_sizes, **shared)
 
     def encode(self, image: jnp.ndarray, diff: jnp.ndarray, *, train: bool):
         """q(z | v, I): image, diff [B, H, W, 3] -> (z_mean, z_logvar), each float32 [B, Z]."""

@@ -92,10 +92,15 @@ def variables_of(state: TrainState) -> dict:
     return {"params": state.params, "batch_stats": state.batch_stats}
 
 
+def abstract_train_state(config: ml_collections.ConfigDict) -> TrainState:
+    """The train state of `config` as shapes and dtypes only (nothing computed)."""
+    return jax.eval_shape(lambda: create_train_state(config, jax.random.PRNGKey(0)))
+
+
 def check_resumable(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> None:
     """Raises ValueError if the checkpoints of `saved` cannot load into the state of `config`."""
     def shapes(c):
-        state = jax.eval_shape(lambda: create_train_state(c, jax.random.PRNGKey(0)))
+        state = abstract_train_state(c)
         return jax.tree.map(lambda x: x.shape, (state.params, state.batch_stats))
 
     if shapes(saved) != shapes(config):
@@ -120,8 +125,7 @@ def restore_variables(workdir: str, step=None):
         raise checkpointing.NoCheckpointError(
             f"{workdir}/checkpoints holds no checkpoint; train first (experiments/train.py "
             f"--workdir={workdir}), or pass the workdir of a finished run.")
-    abstract = jax.eval_shape(lambda: create_train_state(config, jax.random.PRNGKey(0)))
-    state = checkpointing.restore(manager, step, abstract)
+    state = checkpointing.restore(manager, step, abstract_train_state(config))
     return config, variables_of(state), step
 
 
