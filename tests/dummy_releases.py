@@ -1,0 +1,222 @@
+"""Small fake copies of the real dataset releases, laid out and encoded as the releases are.
+
+Each writer is deterministic and returns the frames it wrote, so tests compare builder output with
+the truth. `python tests/dummy_releases.py` rewrites every builder's `dummy_data/` folder.
+"""
+
+import io
+import os
+import tarfile
+import zipfile
+
+import cv2
+import h5py
+import numpy as np
+import scipy.io
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAT73_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 2015 HDF5 schema 1.00 ."
+
+
+# --- Sprites: data/sprites/sprites_<k>.mat (MATLAB v7.3) and sprites_splits.mat (MATLAB v5) ---------
+
+SPRITES_SPLITS = {"trainidx": [1, 2, 4], "validx": [3], "testidx": [5, 6]}  # 1-based, as released
+
+
+def sprite_frames(character: int, animation: int) -> np.ndarray:
+    """uint8 [T, 60, 60, 3]: T = 2 + (animation % 3) frames of a square moving right, on a colour
+    that names the character; an asymmetric mark at the top left catches transposed reads."""
+    rng = np.random.default_rng([character, animation])
+    count = 2 + animation % 3
+    clip = np.empty((count, 60, 60, 3), np.uint8)
+    clip[:] = rng.integers(0, 256, 3, dtype=np.uint8)
+    for t in range(count):
+        clip[t, 20:36, 10 + 4 * t: 26 + 4 * t] = (255, 255 - 10 * animation, 40 * character % 256)
+    clip[:, 2:4, 2:12] = 0  # a horizontal bar: wide, not tall
+    return clip
+
+
+def _write_mat73(path: str, cells: dict, arrays: dict) -> None:
+    """A MATLAB v7.3 file: HDF5 with a 512-byte user block; cells as object references into #refs#."""
+    with h5py.File(path, "w", userblock_size=512) as f:
+        refs = f.create_group("#refs#")
+        for name, matrices in cells.items():
+            cell = f.create_dataset(name, (len(matrices), 1), dtype=h5py.ref_dtype, track_times=False)
+            cell.attrs["MATLAB_class"] = np.bytes_("cell")
+            for i, matrix in enumerate(matrices):
+                # MATLAB stores column-major: h5py sees the transpose of the MATLAB matrix.
+                data = refs.create_dataset(f"{name}_{i}", data=matrix.T, compression="gzip",
+                                            track_times=False)
+                data.attrs["MATLAB_class"] = np.bytes_("double")
+                cell[i, 0] = data.ref
+        for name, matrix in arrays.items():
+            f.create_dataset(name, data=matrix.T, track_times=False).attrs["MATLAB_class"] = np.bytes_("double")
+    with open(path, "r+b") as f:
+        f.write(MAT73_HEADER.ljust(116) + b"\x00" * 8 + b"\x00\x02" + b"IM")
+
+
+def write_sprites(root: str, num_characters: int = 6) -> dict:
+    """root/data/sprites/...; returns {(character, animation): frames} for the first 20 animations."""
+    folder = os.path.join(root, "data", "sprites")
+    os.makedirs(folder, exist_ok=True)
+    truth = {}
+    for k in range(num_characters):
+        clips = [sprite_frames(k, a) for a in range(21)]
+        truth.update({(k, a): clip for a, clip in enumerate(clips[:20])})
+        # MATLAB 10800 x T with column t = frame t flattened column-major, values in [0, 1].
+        matrices = [np.stack([f.flatten(order="F") for f in clip], axis=1) / 255.0 for clip in clips]
+        masks = [np.stack([(f.sum(-1) > 0).flatten(order="F") for f in clip], 1).astype(float)
+                 for clip in clips]
+        _write_mat73(os.path.join(folder, f"sprites_{k}.mat"), {"sprites": matrices, "masks": masks},
+                     {"labels": np.arange(7, dtype=float)[:, None]})
+    scipy.io.savemat(os.path.join(folder, "sprites_splits.mat"),
+                     {name: np.array([ids], dtype=float) for name, ids in SPRITES_SPLITS.items()})
+    return truth
+
+
+# --- Penn Action: Penn_Action/frames/NNNN/NNNNNN.jpg and Penn_Action/labels/NNNN.mat (MATLAB v5) ---
+
+PENN_VIDEOS = {  # video: (nframes, bbox rows stored, train flag, action)
+    "0001": (5, 5, 1, "baseball_pitch"),
+    "0002": (6, 4, 1, "squat"),  # fewer bbox rows than frames, as some real files have
+    "0003": (4, 4, -1, "pullup"),
+    "0004": (7, 7, -1, "bowl"),
+}
+PENN_SIZE = (72, 96)  # frame height, width
+PENN_BOX = (20, 30)  # the person's box: width, height
+PENN_COLOUR = (250, 20, 20)
+
+
+def penn_box(video: str, t: int) -> np.ndarray:
+    """[x0, y0, x1, y1] of the person in frame t: moving 3 px right a frame, from a per-video start."""
+    x0 = 10 + 5 * int(video) + 3 * t
+    y0 = 15 + 3 * int(video)
+    return np.array([x0, y0, x0 + PENN_BOX[0], y0 + PENN_BOX[1]], float)
+
+
+def penn_frame(video: str, t: int) -> np.ndarray:
+    yy, xx = np.mgrid[: PENN_SIZE[0], : PENN_SIZE[1]]
+    frame = np.stack([xx * 2, yy * 3, np.full_like(xx, 60 * int(video))], -1).astype(np.uint8)
+    x0, y0, x1, y1 = penn_box(video, t).astype(int)
+    frame[y0:y1, x0:x1] = PENN_COLOUR
+    return frame
+
+
+def write_penn_action(root: str) -> dict:
+    """root/Penn_Action/...; returns {video: the decoded jpg frames [N, H, W, 3]}."""
+    base = os.path.join(root, "Penn_Action")
+    os.makedirs(os.path.join(base, "labels"), exist_ok=True)
+    truth = {}
+    for video, (nframes, rows, train, action) in PENN_VIDEOS.items():
+        folder = os.path.join(base, "frames", video)
+        os.makedirs(folder, exist_ok=True)
+        decoded = []
+        for t in range(nframes):
+            path = os.path.join(folder, f"{t + 1:06d}.jpg")
+            Image.fromarray(penn_frame(video, t)).save(path, quality=95)
+            decoded.append(np.asarray(Image.open(path).convert("RGB")))
+        truth[video] = np.stack(decoded)
+        joints = np.zeros((nframes, 13))
+        scipy.io.savemat(os.path.join(base, "labels", f"{video}.mat"), {
+            "action": action, "pose": "front", "x": joints, "y": joints, "visibility": joints,
+            "train": np.array([[train]], float), "nframes": np.array([[nframes]], float),
+            "dimensions": np.array([[PENN_SIZE[0], PENN_SIZE[1], nframes]], float),
+            "bbox": np.stack([penn_box(video, t) for t in range(rows)]),
+        })
+    return truth
+
+
+def write_penn_action_archive(path: str, root: str) -> None:
+    """Penn_Action.tar.gz of the folder root/Penn_Action."""
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(os.path.join(root, "Penn_Action"), arcname="Penn_Action")
+
+
+# --- Exercise: exercise_dataset.zip (the layout our reader expects) and own videos ----------------
+
+EXERCISE_SEQUENCES = {"train": {"seq_a": 11, "seq_b": 3}, "test": {"seq_c": 3}}
+
+
+def exercise_frame(sequence: str, t: int, size: int = 140) -> np.ndarray:
+    rng = np.random.default_rng([ord(c) for c in sequence] + [t])
+    frame = np.full((size, size + 20, 3), rng.integers(0, 200, 3), np.uint8)
+    frame[40:80, 10 + 6 * t: 40 + 6 * t] = 255
+    return frame
+
+
+def write_exercise_zip(path: str) -> dict:
+    """exercise_dataset.zip with exercise_dataset/{train,test}/<seq>/<t>.png; returns {seq: frames}.
+
+    Frame files are numbered 1, 2, ..., 10 without padding, so time order is not string order.
+    """
+    truth = {}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for split, sequences in EXERCISE_SEQUENCES.items():
+            for sequence, count in sequences.items():
+                truth[sequence] = np.stack([exercise_frame(sequence, t) for t in range(count)])
+                for t in range(count):
+                    buffer = io.BytesIO()
+                    Image.fromarray(truth[sequence][t]).save(buffer, format="PNG")
+                    archive.writestr(f"exercise_dataset/{split}/{sequence}/{t + 1}.png",
+                                     buffer.getvalue())
+    return truth
+
+
+def shaky_video_frames(seed: int, count: int, size=(120, 160), shake: float = 6.0):
+    """A textured static scene seen by a shaking camera, with a textured block moving 2 px a frame.
+
+    Returns (frames uint8 [count, H, W, 3], camera offsets float [count, 2] (dx, dy) in pixels).
+    """
+    rng = np.random.default_rng(seed)
+    h, w = size
+    pad = int(3 * shake)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (h + 2 * pad, w + 2 * pad, 3)).astype(np.uint8),
+                             (0, 0), 1.0)
+    scene = cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX)
+    offsets = rng.uniform(-shake, shake, (count, 2))
+    clip = []
+    for t, (dx, dy) in enumerate(offsets):
+        shifted = cv2.warpAffine(scene, np.float32([[1, 0, -pad - dx], [0, 1, -pad - dy]]), (w, h),
+                                 flags=cv2.INTER_LINEAR)
+        shifted[50:74, 40 + 2 * t: 64 + 2 * t] = scene[:24, :24]
+        clip.append(shifted)
+    return np.stack(clip), offsets
+
+
+def write_video(path: str, clip: np.ndarray, fps: float = 30.0) -> None:
+    """An MJPEG .avi of uint8 RGB frames [T, H, W, 3], written with OpenCV."""
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), fps, (clip.shape[2], clip.shape[1]))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {path}")
+    for frame in clip:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+VIDEO_LENGTHS = {"gym_a.avi": 9, "gym_b.avi": 7, "gym_c.avi": 8}
+
+
+def write_videos(folder: str) -> dict:
+    """Three shaky MJPEG videos in `folder`; returns {name: (frames, camera offsets)}."""
+    os.makedirs(folder, exist_ok=True)
+    truth = {}
+    for seed, (name, count) in enumerate(VIDEO_LENGTHS.items()):
+        truth[name] = shaky_video_frames(seed, count)
+        write_video(os.path.join(folder, name), truth[name][0])
+    return truth
+
+
+def write_all_dummy_data() -> None:
+    """Rewrites tfds_builders/<name>/dummy_data/ for sprites, penn_action and exercise."""
+    builders = os.path.join(ROOT, "tfds_builders")
+    write_sprites(os.path.join(builders, "sprites", "dummy_data"))
+    write_penn_action(os.path.join(builders, "penn_action", "dummy_data"))
+    exercise_dir = os.path.join(builders, "exercise", "dummy_data")
+    os.makedirs(exercise_dir, exist_ok=True)
+    write_exercise_zip(os.path.join(exercise_dir, "exercise_dataset.zip"))
+    write_videos(os.path.join(exercise_dir, "videos"))
+
+
+if __name__ == "__main__":
+    write_all_dummy_data()

@@ -1,0 +1,78 @@
+"""Exercise (§5.3): frame pairs of workout videos, split by video.
+
+Two sources: the authors' release `exercise_dataset.zip` (configs size_64 / size_128) or a folder of
+your own videos (configs videos_64 / videos_128), stabilised and paired as the paper describes.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from visual_dynamics.data import exercise, pairs_tfds, videos
+
+
+@dataclasses.dataclass
+class ExerciseConfig(pairs_tfds.PairsConfig):
+    """`source`: 'release' (exercise_dataset.zip) or 'videos' (a folder of video files).
+
+    The other fields apply to 'videos': pairs (t, t + frame_gap) start every `pair_every` frames (30:
+    one a second at 30 fps); a `test_fraction` of the videos (at least one) form the test split.
+    """
+
+    source: str = "release"
+    frame_gap: int = 1
+    pair_every: int = 30
+    stabilize: bool = True
+    test_fraction: float = 0.1
+    split_seed: int = 0
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """Pairs of frames of people exercising, train and test from different videos."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = (
+        pairs_tfds.size_configs(ExerciseConfig, description="From the authors' exercise_dataset.zip.")
+        + pairs_tfds.size_configs(ExerciseConfig, prefix="videos", source="videos",
+                                  description="From a folder of your own videos, stabilised.")
+    )
+    MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
+    Configs size_64 / size_128: download {exercise.ARCHIVE} (1.1 GB) from
+    http://visualdynamics.csail.mit.edu and put it in the manual folder.
+    Configs videos_64 / videos_128: the manual folder is a folder of your video files
+    ({', '.join(videos.VIDEO_EXTENSIONS)}), at least two (train and test come from different videos).
+      python experiments/prepare_data.py --dataset=exercise --builder_config=size_128 --manual_dir=DIR
+    """
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=pairs_tfds.pair_features(
+                self.builder_config.image_size,
+                video=tfds.features.Text(doc="the sequence folder or video file the pair comes from"),
+                frame=tfds.features.Scalar(dtype=np.int64, doc="0-based index of `image`"),
+            ),
+            homepage="http://visualdynamics.csail.mit.edu",
+            citation=pairs_tfds.PAPER_CITATION,
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        config = self.builder_config
+        manual_dir = os.fspath(dl_manager.manual_dir)
+        if config.source == "release":
+            path = os.path.join(manual_dir, exercise.ARCHIVE)
+            with exercise.open_archive(path) as archive:
+                exercise.sequences(archive)  # checks the layout before anything is written
+            return {split: self._generate_examples(path, split) for split in ("train", "test")}
+        names = videos.split_videos(videos.list_videos(manual_dir), config.test_fraction,
+                                    config.split_seed)
+        return {split: self._generate_examples(manual_dir, split, split_names)
+                for split, split_names in names.items()}
+
+    def _generate_examples(self, path: str, split: str, video_names=None):
+        """Pairs of the release archive at `path`, or of the videos `video_names` in folder `path`."""
+        if self.builder_config.source == "release":
+            return exercise.generate_examples(path, split, self.builder_config.image_size)
+        return videos.generate_examples(path, video_names, self.builder_config)

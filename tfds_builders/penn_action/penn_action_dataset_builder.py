@@ -1,0 +1,74 @@
+"""Penn Action (§5.3): frame pairs cropped square around the person, official train/test split."""
+
+import dataclasses
+import os
+from typing import Optional
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from visual_dynamics.data import pairs_tfds, penn_action
+
+ARCHIVE = "Penn_Action.tar.gz"
+CITATION = pairs_tfds.PAPER_CITATION + """
+@inproceedings{zhang2013actemes,
+  title     = {From Actemes to Action: A Strongly-Supervised Representation for Detailed Action
+               Understanding},
+  author    = {Zhang, Weiyu and Zhu, Menglong and Derpanis, Konstantinos G.},
+  booktitle = {IEEE International Conference on Computer Vision},
+  year      = {2013}
+}"""
+
+
+@dataclasses.dataclass
+class PennActionConfig(pairs_tfds.PairsConfig):
+    """Pairs (t, t + frame_gap) at `pairs_per_video` evenly spaced t (None: every t) per video.
+
+    The paper extracts 7,705 train / 987 test pairs from 981 sequences, about 8 a sequence.
+    """
+
+    frame_gap: int = 1
+    pairs_per_video: Optional[int] = 8
+    box_smoothing_radius: int = 4  # frames on each side in the moving average of the box
+    crop_margin: float = 1.2  # crop side / the box's longer side
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """Person-centred pairs of neighbouring frames from the 2,326 Penn Action videos."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = pairs_tfds.size_configs(PennActionConfig, description="8 pairs a video.")
+    MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
+    Download {ARCHIVE} (3 GB) from the Penn Action page
+    (http://dreamdragon.github.io/PennAction/) and place it in the manual folder, or place the folder
+    `Penn_Action/` (with `frames/` and `labels/`) extracted from it there. Then:
+      python experiments/prepare_data.py --dataset=penn_action --manual_dir=THAT_FOLDER
+    """
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=pairs_tfds.pair_features(
+                self.builder_config.image_size,
+                video=tfds.features.Scalar(dtype=np.int64, doc="NNNN of frames/NNNN/"),
+                frame=tfds.features.Scalar(dtype=np.int64, doc="0-based index of `image`"),
+                action=tfds.features.ClassLabel(names=penn_action.ACTIONS),
+            ),
+            homepage="http://dreamdragon.github.io/PennAction/",
+            citation=CITATION,
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        manual_dir = dl_manager.manual_dir
+        if os.path.isdir(manual_dir / penn_action.ROOT):
+            root = manual_dir / penn_action.ROOT
+        else:
+            pairs_tfds.require_path(
+                manual_dir / ARCHIVE, f"{ARCHIVE} (or its extracted folder {penn_action.ROOT}/)",
+                f"{pairs_tfds.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+            root = dl_manager.extract(manual_dir / ARCHIVE) / penn_action.ROOT
+        root = os.fspath(root)
+        return {split: self._generate_examples(root, split == "train") for split in ("train", "test")}
+
+    def _generate_examples(self, root: str, train: bool):
+        return penn_action.generate_examples(root, train, self.builder_config)

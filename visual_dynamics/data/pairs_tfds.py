@@ -1,0 +1,53 @@
+"""What the real-data builders (sprites, exercise, penn_action) share: configs, features, errors.
+
+Every example is a frame pair {'image': I, 'next_image': J} of uint8 [S, S, 3] plus the dataset's
+own labels. Images are zlib-compressed tensors, like Shapes, so nothing here needs TensorFlow.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from visual_dynamics.data.shapes_tfds import CITATION as PAPER_CITATION
+
+STANDARD_SIZES = (64, 128)
+
+
+class SourceDataError(ValueError):
+    """A downloaded file is missing, truncated, corrupt or laid out differently than expected."""
+
+
+@dataclasses.dataclass
+class PairsConfig(tfds.core.BuilderConfig):
+    """Frame pairs stored at `image_size` x `image_size`."""
+
+    image_size: int = 64
+
+
+def size_configs(cls=PairsConfig, prefix: str = "size", description: str = "", **fields) -> list:
+    """One config a stored size (64, 128): `{prefix}_{size}`, with `fields` set on each."""
+    return [cls(name=f"{prefix}_{size}", description=f"{size}x{size} frame pairs. {description}".strip(),
+                image_size=size, **fields) for size in STANDARD_SIZES]
+
+
+def pair_features(image_size: int, **labels: tfds.features.FeatureConnector) -> tfds.features.FeaturesDict:
+    """{'image', 'next_image'}: uint8 [S, S, 3], plus the dataset's label features."""
+    image = tfds.features.Tensor(shape=(image_size, image_size, 3), dtype=np.uint8, encoding="zlib")
+    return tfds.features.FeaturesDict({"image": image, "next_image": image, **labels})
+
+
+def require_path(path: os.PathLike, what: str, fix: str) -> None:
+    """Raises SourceDataError naming `path` when it does not exist."""
+    if not os.path.exists(path):
+        raise SourceDataError(f"{what} not found: {path}. {fix}")
+
+
+def listing(folder: os.PathLike, limit: int = 20) -> str:
+    """A short description of what a folder holds, for error messages."""
+    if not os.path.isdir(folder):
+        return f"{folder} does not exist"
+    names = sorted(os.listdir(folder))
+    shown = ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    return f"{folder} holds: {shown or 'nothing'}"

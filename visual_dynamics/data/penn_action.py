@@ -1,0 +1,112 @@
+"""Penn Action (Zhang et al., ICCV 2013): person-centred frame pairs (§5.3).
+
+Layout of `Penn_Action.tar.gz`:
+  Penn_Action/frames/NNNN/000001.jpg ...   the frames of video NNNN (0001 ... 2326), in order
+  Penn_Action/labels/NNNN.mat              MATLAB v5: action (string), nframes, bbox (rows of
+                                           [x0, y0, x1, y1], sometimes fewer rows than frames),
+                                           train (1: train, otherwise test), pose, x, y, visibility,
+                                           dimensions.
+Each pair is cropped to a square around the person: the box is smoothed over time (so detector jitter
+does not become motion), and both frames of a pair use the box of the first (so the crop adds none).
+"""
+
+import os
+from typing import Iterator, Optional
+
+import numpy as np
+import scipy.io
+
+from visual_dynamics.data import frames
+from visual_dynamics.data.pairs_tfds import SourceDataError
+
+ACTIONS = ("baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing",
+           "jump_rope", "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar",
+           "tennis_forehand", "tennis_serve")
+ROOT = "Penn_Action"
+REQUIRED_FIELDS = ("action", "nframes", "bbox", "train")
+
+
+def read_labels(path: str) -> dict:
+    """labels/NNNN.mat -> {'action': str, 'nframes': int, 'bbox': float [N, 4], 'train': bool}.
+
+    Raises:
+      SourceDataError: naming the file, if it is unreadable or lacks a field.
+    """
+    try:
+        mat = scipy.io.loadmat(path)
+    except (ValueError, OSError, TypeError) as e:
+        raise SourceDataError(f"{path} is not a readable MATLAB file ({e}); extract "
+                              f"Penn_Action.tar.gz again.") from e
+    missing = [field for field in REQUIRED_FIELDS if field not in mat]
+    if missing:
+        raise SourceDataError(f"{path} lacks the field(s) {missing}; it holds "
+                              f"{sorted(k for k in mat if not k.startswith('__'))}.")
+    bbox = np.asarray(mat["bbox"], dtype=np.float64).reshape(-1, 4)
+    if len(bbox) == 0:
+        raise SourceDataError(f"{path}: 'bbox' is empty.")
+    return {"action": str(np.ravel(mat["action"])[0]), "nframes": int(np.ravel(mat["nframes"])[0]),
+            "bbox": bbox, "train": int(np.ravel(mat["train"])[0]) == 1}
+
+
+def smooth_boxes(bbox: np.ndarray, nframes: int, radius: int) -> np.ndarray:
+    """Per-frame boxes [nframes, 4], missing trailing rows repeating the last, averaged over time.
+
+    The average at frame t is over frames t - r ... t + r with r = min(radius, t, nframes - 1 - t),
+    a window symmetric about t, so a box moving at constant velocity is left unchanged.
+    """
+    boxes = np.concatenate([bbox[:nframes], np.repeat(bbox[-1:], max(0, nframes - len(bbox)), 0)])
+    cumsum = np.concatenate([np.zeros((1, 4)), np.cumsum(boxes, axis=0)])
+    t = np.arange(nframes)
+    r = np.minimum(radius, np.minimum(t, nframes - 1 - t))
+    return (cumsum[t + r + 1] - cumsum[t - r]) / (2 * r + 1)[:, None]
+
+
+def crop_around(frame: np.ndarray, box: np.ndarray, margin: float) -> np.ndarray:
+    """The square centred on box [x0, y0, x1, y1] with side `margin` x its longer side."""
+    x0, y0, x1, y1 = box
+    return frames.square_crop(frame, ((x0 + x1) / 2, (y0 + y1) / 2), margin * max(x1 - x0, y1 - y0))
+
+
+def pair_starts(nframes: int, frame_gap: int, pairs_per_video: Optional[int]) -> np.ndarray:
+    """Indices t of the pairs (t, t + gap): all of them, or `pairs_per_video` evenly spaced."""
+    last = nframes - 1 - frame_gap
+    if last < 0:
+        return np.zeros((0,), np.int64)
+    if pairs_per_video is None or pairs_per_video > last:
+        return np.arange(last + 1)
+    return np.unique(np.round(np.linspace(0, last, pairs_per_video)).astype(np.int64))
+
+
+def video_ids(root: str) -> list[str]:
+    """'0001', '0002', ... : the videos that have a labels file, sorted."""
+    labels = os.path.join(root, "labels")
+    if not os.path.isdir(labels) or not os.path.isdir(os.path.join(root, "frames")):
+        raise SourceDataError(f"{root} must hold the folders 'frames' and 'labels' of Penn_Action.tar.gz "
+                              f"(found: {sorted(os.listdir(root)) if os.path.isdir(root) else 'nothing'}).")
+    return sorted(name[:-4] for name in os.listdir(labels) if name.endswith(".mat"))
+
+
+def read_frame(path: str) -> np.ndarray:
+    if not os.path.exists(path):
+        raise SourceDataError(f"{path} not found: its video's labels count more frames than its "
+                              f"folder holds; extract Penn_Action.tar.gz again.")
+    with open(path, "rb") as f:
+        return frames.decode_image(f.read(), path)
+
+
+def generate_examples(root: str, train: bool, config) -> Iterator:
+    """(key, example) for the pairs of every video of one split (`train` flag of its labels)."""
+    for video in video_ids(root):
+        labels = read_labels(os.path.join(root, "labels", f"{video}.mat"))
+        if labels["train"] != train:
+            continue
+        if labels["action"] not in ACTIONS:
+            raise SourceDataError(f"{root}/labels/{video}.mat: unknown action {labels['action']!r}.")
+        boxes = smooth_boxes(labels["bbox"], labels["nframes"], config.box_smoothing_radius)
+        for t in pair_starts(labels["nframes"], config.frame_gap, config.pairs_per_video):
+            pair = [read_frame(os.path.join(root, "frames", video, f"{i + 1:06d}.jpg"))
+                    for i in (t, t + config.frame_gap)]
+            crops = [frames.resize(crop_around(f, boxes[t], config.crop_margin), config.image_size)
+                     for f in pair]
+            yield f"{video}_{t}", {"image": crops[0], "next_image": crops[1], "video": int(video),
+                                   "frame": int(t), "action": labels["action"]}
