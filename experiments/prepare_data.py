@@ -2,6 +2,11 @@
 
   python experiments/prepare_data.py --dataset=shapes
   python experiments/prepare_data.py --dataset=shapes_texture --builder_config=size_128
+  python experiments/prepare_data.py --dataset=penn_action --manual_dir=~/downloads
+  python experiments/prepare_data.py --dataset=exercise --builder_config=videos_128 --manual_dir=~/my_videos
+
+A failed preparation leaves nothing that loads as a dataset (TFDS writes to a temporary folder and
+renames it when complete).
 """
 
 import sys
@@ -22,9 +27,9 @@ def main(argv):
 
     try:
         builder = pipeline.load_builder(FLAGS.dataset, FLAGS.builder_config, FLAGS.data_dir)
-    except pipeline.DatasetNotPreparedError as e:
+        pipeline.prepare(builder, FLAGS.manual_dir)
+    except pipeline.PREPARATION_ERRORS as e:
         sys.exit(f"error: {e}")
-    pipeline.prepare(builder, FLAGS.manual_dir)
     print(f"Prepared {builder.info.full_name} in {builder.data_dir}: "
           + ", ".join(f"{name} {split.num_examples}" for name, split in builder.info.splits.items()))
 

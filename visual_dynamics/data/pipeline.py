@@ -10,6 +10,9 @@ from typing import Iterator, Optional
 import grain
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download.extractor import ExtractError
+
+from visual_dynamics.data.pairs_tfds import SourceDataError
 
 # Datasets that are generated from a seed: preparing them needs no download, so train.py
 # prepares them on first use. Every other dataset must be prepared by the user.
@@ -19,6 +22,12 @@ TRAINING_KEYS = ("image", "next_image")
 
 class DatasetNotPreparedError(RuntimeError):
     """A dataset's files are missing from the data directory; the message says how to prepare them."""
+
+
+# What preparing a dataset raises for bad input, each with a message naming the file and the fix:
+# our readers' SourceDataError, TFDS's missing/empty manual folder (an AssertionError), a corrupt
+# archive (TFDS's ExtractError) and an unknown builder config (ValueError).
+PREPARATION_ERRORS = (DatasetNotPreparedError, SourceDataError, AssertionError, ExtractError, ValueError)
 
 
 def prepare_command(dataset: str, builder_config: Optional[str]) -> str:

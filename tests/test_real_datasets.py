@@ -1,0 +1,288 @@
+"""The sprites, penn_action and exercise builders on fake releases laid out as the real ones.
+
+The fake releases (tests/dummy_releases.py) know the frames they wrote, so every pair is checked
+against the truth: the right frames, consecutive, in the right split, cropped where they should be.
+"""
+
+import dataclasses
+import os
+import shutil
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+import scipy.io
+
+import dummy_releases
+from visual_dynamics.data import frames, pairs_tfds, penn_action, pipeline, sprites, stabilization, videos
+
+
+def build(dataset: str, config, manual_dir: str, data_dir: str) -> dict:
+    """Prepares `dataset` with `config` (name or BuilderConfig) -> {split: [examples]}."""
+    builder = pipeline.load_builder(dataset, config, data_dir)
+    pipeline.prepare(builder, manual_dir)
+    return {split: [source[i] for i in range(len(source))]
+            for split in builder.info.splits
+            for source in [builder.as_data_source(split=split)]}
+
+
+def assert_not_prepared(dataset: str, config, data_dir: str) -> None:
+    """After a failed build nothing loads as a dataset: not prepared, no version folder."""
+    builder = pipeline.load_builder(dataset, config, data_dir)
+    assert not builder.is_prepared()
+    assert not os.path.exists(builder.data_dir)
+
+
+# --- Sprites --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sprites_release(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("sprites_release"))
+    return root, dummy_releases.write_sprites(root)
+
+
+def test_sprites_mat_read_back_exactly(sprites_release):
+    root, truth = sprites_release
+    animations = sprites.read_animations(os.path.join(root, "data", "sprites", "sprites_3.mat"))
+    assert len(animations) == 20
+    for a, clip in enumerate(animations):
+        np.testing.assert_array_equal(clip, truth[(3, a)])  # rows, columns and colours in place
+
+
+def test_sprites_pairs_split_by_character(sprites_release, tmp_path):
+    root, truth = sprites_release
+    data = build("sprites", "size_64", root, str(tmp_path))
+    pairs_per_character = sum(len(truth[(0, a)]) - 1 for a in range(20))
+    for split, field in sprites.SPLIT_FIELDS.items():
+        characters = {i - 1 for i in dummy_releases.SPRITES_SPLITS[field]}
+        assert len(data[split]) == pairs_per_character * len(characters)
+        assert {int(e["character"]) for e in data[split]} == characters
+    for e in data["train"] + data["test"]:
+        c, t = int(e["character"]), int(e["frame"])
+        a = 4 * int(e["action"]) + int(e["viewpoint"])
+        np.testing.assert_array_equal(e["image"], frames.resize(truth[(c, a)][t], 64))
+        np.testing.assert_array_equal(e["next_image"], frames.resize(truth[(c, a)][t + 1], 64))
+
+
+def test_sprites_bad_files(sprites_release, tmp_path):
+    root, _ = sprites_release
+    broken = str(tmp_path / "broken")
+    shutil.copytree(root, broken)
+    victim = os.path.join(broken, "data", "sprites", "sprites_1.mat")
+    with open(victim, "r+b") as f:
+        f.truncate(4000)
+    with pytest.raises(pairs_tfds.SourceDataError, match="sprites_1.mat"):
+        build("sprites", "size_64", broken, str(tmp_path / "out"))
+    assert_not_prepared("sprites", "size_64", str(tmp_path / "out"))
+
+    dummy_releases._write_mat73(victim, {"masks": [np.zeros((3600, 2))]}, {})
+    with pytest.raises(pairs_tfds.SourceDataError, match="sprites_1.mat has no 'sprites' field"):
+        sprites.read_animations(victim)
+    os.remove(os.path.join(broken, "data", "sprites", "sprites_splits.mat"))
+    with pytest.raises(pairs_tfds.SourceDataError, match="sprites_splits.mat not found"):
+        sprites.read_splits(os.path.join(broken, "data", "sprites"))
+
+
+# --- Penn Action ----------------------------------------------------------------------------------
+
+def test_smoothing_keeps_constant_velocity_and_pads_missing_rows():
+    t = np.arange(9)[:, None]
+    linear = np.concatenate([10 + 3 * t, 5 - t, 40 + 3 * t, 60 - t], axis=1).astype(float)
+    np.testing.assert_allclose(penn_action.smooth_boxes(linear, 9, radius=4), linear)
+    padded = penn_action.smooth_boxes(linear[:5], 9, radius=0)
+    np.testing.assert_array_equal(padded[5:], np.repeat(linear[4:5], 4, axis=0))
+    rng = np.random.default_rng(0)
+    noisy = linear + rng.normal(0, 2, linear.shape)
+    error = np.abs(penn_action.smooth_boxes(noisy, 9, radius=4) - linear)[2:-2].mean()
+    assert error < np.abs(noisy - linear)[2:-2].mean() / 1.5
+
+
+def red_mask(image: np.ndarray) -> np.ndarray:
+    return (image[..., 0] > 180) & (image[..., 1] < 90) & (image[..., 2] < 90)
+
+
+@pytest.fixture(scope="module")
+def penn_release(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("penn_release"))
+    dummy_releases.write_penn_action(root)
+    return root
+
+
+def test_penn_action_pairs_centre_the_person(penn_release, tmp_path):
+    size, margin = 64, 1.2
+    data = build("penn_action", "size_64", penn_release, str(tmp_path))
+    expected = {"train": 0, "test": 0}
+    for video, (nframes, _, train, _) in dummy_releases.PENN_VIDEOS.items():
+        expected["train" if train == 1 else "test"] += nframes - 1
+    assert {split: len(e) for split, e in data.items()} == expected
+    train_videos = {int(e["video"]) for e in data["train"]}
+    assert train_videos.isdisjoint(int(e["video"]) for e in data["test"])
+
+    side = margin * max(dummy_releases.PENN_BOX)  # the crop side in frame pixels
+    scale = size / side
+    checked = 0
+    for e in data["train"] + data["test"]:
+        video, t = f"{int(e['video']):04d}", int(e["frame"])
+        nframes, rows, _, action = dummy_releases.PENN_VIDEOS[video]
+        assert penn_action.ACTIONS[int(e["action"])] == action
+        r = min(4, t, nframes - 1 - t)
+        if t + r >= rows:  # the smoothing window reaches padded (repeated) boxes: not centred
+            continue
+        ys, xs = np.nonzero(red_mask(e["image"]))
+        # The person's box is centred, and spans box / (margin * longer side) of the crop.
+        assert abs(xs.mean() - (size - 1) / 2) < 1.0 and abs(ys.mean() - (size - 1) / 2) < 1.0
+        assert abs(np.ptp(xs) + 1 - dummy_releases.PENN_BOX[0] * scale) <= 3  # JPEG-soft edges
+        assert abs(np.ptp(ys) + 1 - dummy_releases.PENN_BOX[1] * scale) <= 3
+        # The next frame, cropped with the same box, shows the person 3 frame pixels further right.
+        next_xs = np.nonzero(red_mask(e["next_image"]))[1]
+        assert abs(next_xs.mean() - xs.mean() - 3 * scale) < 1.0
+        checked += 1
+    assert checked >= 12
+
+
+def test_penn_action_from_the_archive_and_bad_archives(penn_release, tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    archive = str(manual / "Penn_Action.tar.gz")
+    dummy_releases.write_penn_action_archive(archive, penn_release)
+    data = build("penn_action", "size_64", str(manual), str(tmp_path / "a"))
+    assert len(data["train"]) + len(data["test"]) == sum(
+        n - 1 for n, *_ in dummy_releases.PENN_VIDEOS.values())
+
+    with open(archive, "r+b") as f:
+        f.truncate(os.path.getsize(archive) // 2)
+    with pytest.raises(pipeline.ExtractError, match="Error while extracting .*Penn_Action.tar.gz"):
+        build("penn_action", "size_64", str(manual), str(tmp_path / "b"))
+    assert_not_prepared("penn_action", "size_64", str(tmp_path / "b"))
+
+    os.remove(archive)
+    with pytest.raises(pairs_tfds.SourceDataError, match="Penn_Action.tar.gz .* not found"):
+        build("penn_action", "size_64", str(manual / ".."), str(tmp_path / "c"))
+
+
+def test_penn_action_label_without_bbox(penn_release, tmp_path):
+    broken = str(tmp_path / "broken")
+    shutil.copytree(penn_release, broken)
+    path = os.path.join(broken, "Penn_Action", "labels", "0003.mat")
+    scipy.io.savemat(path, {"action": "pullup", "nframes": 4, "train": -1})
+    with pytest.raises(pairs_tfds.SourceDataError, match=r"0003.mat lacks the field\(s\) \['bbox'\]"):
+        build("penn_action", "size_64", broken, str(tmp_path / "out"))
+    assert_not_prepared("penn_action", "size_64", str(tmp_path / "out"))
+
+
+# --- Exercise: the release zip --------------------------------------------------------------------
+
+def test_exercise_release_pairs(tmp_path):
+    archive = str(tmp_path / "exercise_dataset.zip")
+    truth = dummy_releases.write_exercise_zip(archive)
+    data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    for split, sequences in dummy_releases.EXERCISE_SEQUENCES.items():
+        assert len(data[split]) == sum(n - 1 for n in sequences.values())
+        assert {e["video"].decode() for e in data[split]} == set(sequences)
+    for e in data["train"] + data["test"]:
+        clip, t = truth[e["video"].decode()], int(e["frame"])  # frame 10.png follows 9.png, not 1.png
+        np.testing.assert_array_equal(e["image"], frames.resize(frames.centre_square(clip[t]), 64))
+        np.testing.assert_array_equal(e["next_image"], frames.resize(frames.centre_square(clip[t + 1]), 64))
+
+
+def test_exercise_release_unknown_layout_and_corrupt_zip(tmp_path):
+    archive = str(tmp_path / "exercise_dataset.zip")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("pairs/00001_a.png", b"x")
+        z.writestr("pairs/00001_b.png", b"x")
+    with pytest.raises(pairs_tfds.SourceDataError, match="not laid out as expected.*pairs/00001_a.png"):
+        build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
+
+    dummy_releases.write_exercise_zip(archive)
+    with open(archive, "r+b") as f:
+        f.truncate(os.path.getsize(archive) - 300)  # loses the zip's central directory
+    with pytest.raises(pairs_tfds.SourceDataError, match="exercise_dataset.zip is not a readable zip"):
+        build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
+
+
+# --- Exercise: the user's own videos --------------------------------------------------------------
+
+def global_shift(image: np.ndarray, other: np.ndarray) -> float:
+    """|(dx, dy)| between two RGB frames by phase correlation, in pixels."""
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64) for f in (image, other)]
+    (dx, dy), _ = cv2.phaseCorrelate(*gray)
+    return float(np.hypot(dx, dy))
+
+
+def test_stabilisation_removes_camera_shake():
+    clip, offsets = dummy_releases.shaky_video_frames(seed=1, count=12, shake=6.0)
+    shake = np.hypot(*np.diff(offsets, axis=0).T)
+    measured = [global_shift(clip[t], clip[t + 1]) for t in range(11)]
+    residual = [global_shift(clip[t], stabilization.align(clip[t], clip[t + 1])) for t in range(11)]
+    np.testing.assert_allclose(measured, shake, atol=0.5)  # the instrument sees the shake
+    assert np.mean(shake) > 3.0
+    assert max(residual) < 0.4 and np.mean(residual) < 0.15
+
+
+def video_config(**fields):
+    from tfds_builders.exercise import exercise_dataset_builder as module
+    return dataclasses.replace(module.Builder.builder_configs["videos_64"], name="videos_test",
+                               **fields)
+
+
+def test_own_videos_pairs_are_stabilised_and_split_by_video(tmp_path):
+    folder = str(tmp_path / "videos")
+    truth = dummy_releases.write_videos(folder)
+    data = build("exercise", video_config(pair_every=1), folder, str(tmp_path / "out"))
+    names = videos.split_videos(sorted(truth), 0.1, seed=0)
+    for split in ("train", "test"):
+        assert len(data[split]) == sum(len(truth[n][0]) - 1 for n in names[split])
+        assert {e["video"].decode() for e in data[split]} == set(names[split])
+    for e in data["train"] + data["test"]:
+        clip, offsets = truth[e["video"].decode()]
+        t = int(e["frame"])
+        shake = np.hypot(*(offsets[t + 1] - offsets[t])) * 64 / clip.shape[1]  # in output pixels
+        assert global_shift(e["image"], e["next_image"]) < max(0.35, shake / 4)
+        assert closest_frame(e["image"], clip) == t  # frame t of the (MJPEG-compressed) video
+
+
+def closest_frame(image: np.ndarray, clip: np.ndarray) -> int:
+    """The index of the frame of `clip` that, cropped and resized like `image`, is nearest to it."""
+    errors = [np.abs(image - frames.resize(frames.centre_square(f), image.shape[0]).astype(float)).mean()
+              for f in clip]
+    return int(np.argmin(errors))
+
+
+def test_frame_gap_and_pair_every(tmp_path):
+    folder = str(tmp_path / "videos")
+    truth = dummy_releases.write_videos(folder)
+    data = build("exercise", video_config(pair_every=3, frame_gap=2, stabilize=False), folder,
+                 str(tmp_path / "out"))
+    for e in data["train"] + data["test"]:
+        clip = truth[e["video"].decode()][0]
+        t = int(e["frame"])
+        assert t % 3 == 0 and t + 2 < len(clip)
+        assert closest_frame(e["image"], clip) == t and closest_frame(e["next_image"], clip) == t + 2
+    assert len(data["train"]) + len(data["test"]) == sum(
+        len(range(0, len(c) - 2, 3)) for c, _ in truth.values())
+
+
+def test_unreadable_and_missing_videos(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a video")
+    with pytest.raises(pairs_tfds.SourceDataError, match="no video files .* notes.txt"):
+        build("exercise", "videos_64", str(folder), str(tmp_path / "out"))
+    dummy_releases.write_videos(str(folder))
+    (folder / "gym_b.avi").write_bytes(b"not a video at all" * 100)
+    with pytest.raises(pairs_tfds.SourceDataError, match="gym_b.avi"):
+        build("exercise", "videos_64", str(folder), str(tmp_path / "out"))
+    assert_not_prepared("exercise", "videos_64", str(tmp_path / "out"))
+    with pytest.raises(pairs_tfds.SourceDataError, match="at least 2"):
+        videos.split_videos(["one.mp4"], 0.1, seed=0)
+
+
+def test_video_split_by_fraction():
+    names = [f"v{i:02d}.mp4" for i in range(20)]
+    split = videos.split_videos(names, 0.1, seed=0)
+    assert len(split["test"]) == 2
+    assert sorted(split["train"] + split["test"]) == names
+    assert len(videos.split_videos(names[:3], 0.1, seed=0)["test"]) == 1  # at least one test video

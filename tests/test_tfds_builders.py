@@ -1,0 +1,67 @@
+"""TFDS's own builder checks (`DatasetBuilderTestCase`) on each builder's committed dummy_data/.
+
+They build every tested config the way `tfds build` does (TFRecord files, so TensorFlow from the
+`test` extra is needed), read it back through tf.data, and check split sizes and that no example
+sits in two splits. tests/test_real_datasets.py checks the examples' contents.
+"""
+
+import os
+import subprocess
+import sys
+
+import tensorflow_datasets as tfds
+
+from tfds_builders.exercise import exercise_dataset_builder
+from tfds_builders.penn_action import penn_action_dataset_builder
+from tfds_builders.sprites import sprites_dataset_builder
+
+
+class _LocalFilesTestCase(tfds.testing.DatasetBuilderTestCase):
+    # Our readers open local files with h5py, scipy and OpenCV, which need os paths, not gfile.
+    MOCK_OUT_FORBIDDEN_OS_FUNCTIONS = False
+
+
+class SpritesTest(_LocalFilesTestCase):
+    """6 fake characters, 39 pairs each; train / validation / test = characters 0,1,3 / 2 / 4,5."""
+
+    DATASET_CLASS = sprites_dataset_builder.Builder
+    SPLITS = {"train": 117, "validation": 39, "test": 78}
+
+
+class PennActionTest(_LocalFilesTestCase):
+    """Videos 0001 (5 frames), 0002 (6) train; 0003 (4), 0004 (7) test; every pair kept."""
+
+    DATASET_CLASS = penn_action_dataset_builder.Builder
+    SPLITS = {"train": 9, "test": 9}
+
+
+class ExerciseReleaseTest(_LocalFilesTestCase):
+    """exercise_dataset.zip: sequences of 11 and 3 frames to train, one of 3 to test."""
+
+    DATASET_CLASS = exercise_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["size_64", "size_128"]
+    SPLITS = {"train": 12, "test": 2}
+
+
+class ExerciseVideosTest(_LocalFilesTestCase):
+    """Three videos of 7-9 frames, one pair each (a pair every 30 frames); one video to test."""
+
+    DATASET_CLASS = exercise_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["videos_64"]
+    EXAMPLE_DIR = exercise_dataset_builder.Builder.code_path.parent / "dummy_data" / "videos"
+    SPLITS = {"train": 2, "test": 1}
+
+
+del _LocalFilesTestCase  # not a test of its own
+
+
+def test_tfds_build_command(tmp_path):
+    """`tfds build tfds_builders/penn_action --manual_dir=...`, the documented command, works."""
+    folder = penn_action_dataset_builder.Builder.code_path.parent
+    command = [os.path.join(os.path.dirname(sys.executable), "tfds"), "build", str(folder),
+               f"--manual_dir={folder / 'dummy_data'}", f"--data_dir={tmp_path}", "--config=size_64"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    builder = tfds.builder("penn_action/size_64", data_dir=str(tmp_path))
+    assert {name: split.num_examples for name, split in builder.info.splits.items()} == {
+        "train": 9, "test": 9}
