@@ -13,6 +13,14 @@ from visual_dynamics.model import latent_size, model_from_config
 NHWC = ("NHWC", "HWIO", "NHWC")
 
 
+@pytest.fixture(autouse=True)
+def full_float32_precision():
+    """Both forms in full float32: on GPUs JAX's default is TF32 (10-bit mantissa) for convolutions
+    and matmuls, under which two equal formulas differ by ~1e-2 relative."""
+    with jax.default_matmul_precision("highest"):
+        yield
+
+
 def _grads(conv, x, w, padding, strides=(1, 1)):
     dn = lax.conv_dimension_numbers(x.shape, w.shape, NHWC)
 
