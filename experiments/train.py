@@ -93,7 +93,7 @@ def main(argv):
         sys.exit(f"error: {e}")
     print(f"Done at step {results['step']}: test recon {results['recon']:.4g} (copying the "
           f"input: {results['recon_zero_motion']:.4g}). Sample next frames with:\n"
-          f"  python experiments/sample.py --workdir={workdir} --image=YOUR_IMAGE.png")
+          f"  python experiments/demo.py sample --workdir={workdir} --image=YOUR_IMAGE.png")
 
 
 if __name__ == "__main__":

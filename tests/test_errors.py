@@ -26,11 +26,13 @@ def test_missing_prepared_dataset(tmp_path, monkeypatch):
     assert not os.listdir(tmp_path)  # nothing half-written
 
 
-def test_dataset_without_a_builder_stops_training_with_a_message(tmp_path):
+def test_unprepared_real_dataset_stops_training_with_the_command_to_prepare_it(tmp_path):
     done = _run("train.py", "--dataset=exercise", f"--workdir={tmp_path}",
                 f"--config.data_dir={tmp_path}")
     assert done.returncode != 0
-    assert "error: no TFDS builder for dataset 'exercise'" in done.stderr
+    assert "error: dataset 'exercise' (size_128) is not prepared" in done.stderr
+    assert ("python experiments/prepare_data.py --dataset=exercise --builder_config=size_128 "
+            "--manual_dir=") in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -78,7 +80,7 @@ def test_workdir_without_checkpoint(tmp_path):
         train.restore_variables(str(tmp_path))
     image = tmp_path / "x.png"
     Image.new("RGB", (8, 8)).save(image)
-    done = _run("sample.py", f"--workdir={tmp_path}", f"--image={image}")
+    done = _run("demo.py", "sample", f"--workdir={tmp_path}", f"--image={image}")
     assert done.returncode != 0 and "holds no checkpoint" in done.stderr
     assert "Traceback" not in done.stderr
 

@@ -1,4 +1,4 @@
-"""Sampling from a trained run: the z bank, experiments/sample.py's files, transfer of z."""
+"""Sampling from a trained run: the z bank, `experiments/demo.py sample`'s files."""
 
 import os
 import subprocess
@@ -55,7 +55,7 @@ def test_sample_command_writes_pngs_gifs_and_a_grid(tiny_run, tmp_path):
         paths.append(str(path))
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "sample.py"), f"--workdir={workdir}",
+        [sys.executable, os.path.join(ROOT, "experiments", "demo.py"), "sample", f"--workdir={workdir}",
          f"--image={paths[0]}", f"--image={paths[1]}", "--num_samples=3", f"--output_dir={out}"],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -175,12 +175,18 @@ def evaluate(inference: sampling.Inference, variables: dict, batches: list[dict]
 
 def compute_z_bank(inference: sampling.Inference, variables: dict, source, size: int,
                    step: int) -> ZBank:
-    """Posteriors of the first `size` pairs of a (training) data source."""
+    """Posteriors of the first `size` pairs of a (training) data source.
+
+    The AE baseline (model.variational False) has no posterior variance: its z_logvar is stored as
+    -inf, so the bank's draws are exactly the stored z_means.
+    """
     batch_size = inference.config.batch_size
     batches = pipeline.eval_batches(source, batch_size, math.ceil(size / batch_size))
     posteriors = [inference.encode(variables, b["image"], b["next_image"]) for b in batches]
     z_mean = np.concatenate([np.asarray(m) for m, _ in posteriors])[:size]
     z_logvar = np.concatenate([np.asarray(v) for _, v in posteriors])[:size]
+    if not inference.config.model.variational:
+        z_logvar = np.full_like(z_logvar, -np.inf)
     return ZBank(z_mean, z_logvar, step)
 
 

@@ -14,6 +14,7 @@ over a static textured background, so motion disoccludes texture.
 """
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 
@@ -91,8 +92,13 @@ def _random_grating(rng: np.random.Generator, size: int):
     return params, rng.uniform(0.1, 1.0, size=(2, 3)).astype(np.float32)
 
 
-def generate_pair(spec: ShapesSpec, rng: np.random.Generator) -> dict:
+def generate_pair(spec: ShapesSpec, rng: np.random.Generator,
+                  motion: Optional[tuple[float, float]] = None) -> dict:
     """Draws one example.
+
+    Args:
+      motion: (circle_dy, square_dx) to use instead of the drawn ones; the scene (sizes, positions,
+        colours, order) is the one `rng` gives either way, so this applies a known motion to a scene.
 
     Returns:
       dict with 'image', 'next_image' uint8 [S, S, 3]; 'object_type' int32 [3] (circle, square,
@@ -103,6 +109,8 @@ def generate_pair(spec: ShapesSpec, rng: np.random.Generator) -> dict:
     """
     s, ss = spec.image_size, spec.supersample
     circle_dy, square_dx = rng.uniform(-spec.max_displacement, spec.max_displacement, size=2)
+    if motion is not None:
+        circle_dy, square_dx = motion
     displacement = motion_of(circle_dy, square_dx)
     half = rng.uniform(spec.min_half_size, spec.max_half_size, size=3).astype(np.float32) * s
     margin = half + spec.max_displacement

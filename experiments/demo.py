@@ -1,0 +1,171 @@
+"""What a trained model can show, one subcommand each; PNGs, GIFs and grids in an output folder.
+
+  python experiments/demo.py sample      --workdir=W --image=a.png [--image=b.png] [--num_samples=8]
+  python experiments/demo.py transfer    --workdir=W --source=s0.png --source_next=s1.png --image=t.png
+  python experiments/demo.py extrapolate --workdir=W --image=a.png --next_image=a1.png [--steps=8]
+  python experiments/demo.py traverse    --workdir=W --image=a.png [--next_image=a1.png] [--dims=3,17]
+  python experiments/demo.py layers      --workdir=W --image=a.png
+
+Images are 8-bit RGB files of any size (resized to the model's input). Output: --output_dir
+(default WORKDIR/demo/<subcommand>). `python experiments/demo.py SUBCOMMAND --help` explains each.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+HELP = {
+    "sample": "Many possible next frames of each input image (§5), z drawn from the run's bank of "
+              "training z (or N(0, I) with --from_prior). Writes <name>/sample_NN.png, a 2-frame GIF "
+              "per sample and grid.png (a row per input: the input, then its samples).",
+    "transfer": "Zero-shot visual analogy (§6.4): the motion of the pair (--source, --source_next) "
+                "applied to each --image. Writes <name>.png, a GIF and grid.png (source, source next, "
+                "then each target and its prediction).",
+    "extrapolate": "Video extrapolation (§6.4): the motion z of (--image, --next_image) applied again "
+                   "and again, each prediction feeding the next. Writes frame_NN.png, "
+                   "extrapolation.gif and grid.png.",
+    "traverse": "One latent dimension at a time swept over --values (default linspace(-10, 10, 21), "
+                "as the Torch release), the rest of z kept (§6.3, Fig. 13). z is the motion of "
+                "(--image, --next_image), or 0 without --next_image. Default --dims: the 4 dimensions "
+                "whose z_mean varies most in the run's z bank. Writes dim_D.png and dim_D.gif per "
+                "dimension.",
+    "layers": "The image encoder's feature maps at every pyramid scale (§6.1, Fig. 8): scale_K.png "
+              "tiles the maps of scale K, each normalised to [0, 1].",
+}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    sub = {}
+    for name, text in HELP.items():
+        sub[name] = commands.add_parser(name, help=text.split(" (")[0].split(":")[0], description=text)
+        sub[name].add_argument("--workdir", required=True, help="A training workdir (config.json, "
+                               "checkpoints/, z_bank.npz).")
+        sub[name].add_argument("--output_dir", help="Default: WORKDIR/demo/SUBCOMMAND.")
+        sub[name].add_argument("--step", type=int, help="Checkpoint step (default: the newest).")
+    sub["sample"].add_argument("--image", action="append", required=True, help="Repeat for several.")
+    sub["sample"].add_argument("--num_samples", type=int, default=8)
+    sub["sample"].add_argument("--seed", type=int, default=0, help="Seed of the z draws.")
+    sub["sample"].add_argument("--from_prior", action="store_true", help="Draw z from N(0, I).")
+    sub["transfer"].add_argument("--source", required=True, help="First frame of the source pair.")
+    sub["transfer"].add_argument("--source_next", required=True, help="Its next frame.")
+    sub["transfer"].add_argument("--image", action="append", required=True, help="Target; repeatable.")
+    sub["extrapolate"].add_argument("--image", required=True)
+    sub["extrapolate"].add_argument("--next_image", required=True, help="Defines the motion z.")
+    sub["extrapolate"].add_argument("--steps", type=int, default=8)
+    sub["traverse"].add_argument("--image", required=True)
+    sub["traverse"].add_argument("--next_image", help="Defines the base z (default: z = 0).")
+    sub["traverse"].add_argument("--dims", help="Comma-separated dimensions of z.")
+    sub["traverse"].add_argument("--values", default="-10:10:21", help="START:STOP:COUNT (linspace).")
+    sub["layers"].add_argument("--image", required=True)
+    return parser.parse_args(argv)
+
+
+def linspace(spec: str) -> np.ndarray:
+    try:
+        start, stop, count = spec.split(":")
+        return np.linspace(float(start), float(stop), int(count))
+    except ValueError as e:
+        raise ValueError(f"--values must be START:STOP:COUNT, e.g. -10:10:21; got {spec!r}") from e
+
+
+def most_varying_dims(predictor, count: int) -> list[int]:
+    if predictor.z_bank is None:
+        raise ValueError("the run has no z_bank.npz to rank dimensions by; pass --dims")
+    return [int(d) for d in np.argsort(-predictor.z_bank.z_mean.var(axis=0))[:count]]
+
+
+def name_of(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def run(args, predictor, out: str) -> str:
+    """Writes the subcommand's files into `out`; returns the one to look at first."""
+    from visual_dynamics import sampling, visualization as vis
+
+    size = predictor.image_size
+    load = lambda path: sampling.load_image(path, size)  # noqa: E731
+    if args.command == "sample":
+        if args.from_prior:
+            predictor.z_bank = None
+        rows = []
+        for path in args.image:
+            image = load(path)
+            frames = predictor.sample(image, args.num_samples, rng=args.seed)
+            folder = os.path.join(out, name_of(path))
+            os.makedirs(folder, exist_ok=True)
+            vis.save_png(image, os.path.join(folder, "input.png"))
+            for j, frame in enumerate(frames, start=1):
+                vis.save_png(frame, os.path.join(folder, f"sample_{j:02d}.png"))
+                vis.save_gif([image, frame], os.path.join(folder, f"sample_{j:02d}.gif"))
+            rows.append([image, *frames])
+    elif args.command == "transfer":
+        source, source_next = load(args.source), load(args.source_next)
+        z = predictor.encode(source, source_next)
+        rows = []
+        for path in args.image:
+            target = load(path)
+            predicted = predictor.transfer(z, target)
+            vis.save_png(predicted, os.path.join(out, f"{name_of(path)}.png"))
+            vis.save_gif([target, predicted], os.path.join(out, f"{name_of(path)}.gif"))
+            rows.append([source, source_next, target, predicted])
+    elif args.command == "extrapolate":
+        image = load(args.image)
+        frames = predictor.extrapolate(image, predictor.encode(image, load(args.next_image)), args.steps)
+        for k, frame in enumerate(frames, start=1):
+            vis.save_png(frame, os.path.join(out, f"frame_{k:02d}.png"))
+        vis.save_gif([image, *frames], os.path.join(out, "extrapolation.gif"))
+        rows = [[image, *frames]]
+    elif args.command == "traverse":
+        image = load(args.image)
+        z = (predictor.encode(image, load(args.next_image)) if args.next_image
+             else np.zeros(predictor.latent_size, np.float32))
+        dims = ([int(d) for d in args.dims.split(",")] if args.dims else most_varying_dims(predictor, 4))
+        frames = predictor.traverse(image, z, dims, linspace(args.values))
+        for d, row in zip(dims, frames):
+            vis.save_png(vis.image_grid([list(row)], upscale=2), os.path.join(out, f"dim_{d}.png"))
+            vis.save_gif(list(row), os.path.join(out, f"dim_{d}.gif"))
+        rows = [[image, *row] for row in frames]
+    else:  # layers
+        maps = predictor.feature_maps(load(args.image))
+        for k, scale in enumerate(maps):
+            tiles = [np.repeat(_unit(scale[..., c])[..., None], 3, -1) for c in range(scale.shape[-1])]
+            grid = [tiles[i:i + 8] for i in range(0, len(tiles), 8)]
+            vis.save_png(vis.image_grid(grid, upscale=max(1, 64 // scale.shape[0])),
+                         os.path.join(out, f"scale_{k}.png"))
+        return os.path.join(out, "scale_0.png")
+    grid_path = os.path.join(out, "grid.png")
+    vis.save_png(vis.image_grid(rows, upscale=2), grid_path)
+    return grid_path
+
+
+def _unit(feature_map: np.ndarray) -> np.ndarray:
+    low, high = feature_map.min(), feature_map.max()
+    return (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from absl import logging
+
+    from visual_dynamics import checkpointing
+    from visual_dynamics.predictor import Predictor
+
+    logging.set_verbosity(logging.WARNING)
+    out = args.output_dir or os.path.join(args.workdir, "demo", args.command)
+    try:
+        predictor = Predictor.from_checkpoint(args.workdir, args.step)
+        os.makedirs(out, exist_ok=True)
+        print(f"{args.command}: model of {args.workdir} ({predictor.image_size} px, z of "
+              f"{predictor.latent_size}); writing to {out}", flush=True)
+        first = run(args, predictor, out)
+    except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    print(f"Done; look at {first}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Analogy accuracy and sample quality of a trained run, against baselines; writes a JSON.
+
+  python experiments/evaluate_applications.py --workdir=workdirs/shapes_small
+  python experiments/evaluate_applications.py --workdir=workdirs/shapes_small --ae_workdir=workdirs/shapes_ae
+
+- Analogies with ground truth (§6.4): Shapes (the generator applies the source's motion to a target
+  scene) and Sprites (Reed et al.'s Table 2 protocol); MSE of our transfer vs copying the target and
+  Reed et al.'s Add baseline. Other datasets have no analogy ground truth and skip this part.
+- Best-of-N PSNR / SSIM (N = 1, 10, 100) and diversity of samples for the first --num_pairs test pairs,
+  for the run, for copying the input, and for the AE baseline (`--config.model.variational=False`
+  trained in --ae_workdir) when given.
+Output: WORKDIR/applications.json (or --output) and a table on stdout.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_string("workdir", None, "A finished training run.", required=True)
+flags.DEFINE_string("ae_workdir", None, "A finished run of the same config with "
+                    "--config.model.variational=False (the paper's AE baseline).")
+flags.DEFINE_integer("num_pairs", 200, "Test pairs for the sample-quality scores.")
+flags.DEFINE_integer("num_samples", 100, "Samples per test pair (best-of-N needs N <= this).")
+flags.DEFINE_integer("num_analogies", 500, "Shapes analogies to score (Sprites: all test ones).")
+flags.DEFINE_string("output", None, "Default: WORKDIR/applications.json.")
+FLAGS = flags.FLAGS
+
+
+def analogy_results(predictor, builder) -> dict:
+    from visual_dynamics.data import shapes
+    from visual_dynamics.evaluation import analogy
+
+    dataset = predictor.config.dataset
+    if dataset in ("shapes", "shapes_texture"):
+        config = builder.builder_config
+        spec = shapes.ShapesSpec(image_size=config.image_size, textured=dataset == "shapes_texture")
+        predicted = analogy.predictions(predictor, analogy.shapes_analogies(spec, config.seed,
+                                                                           FLAGS.num_analogies))
+        return {"mse": analogy.mean_squared_errors(predicted), "count": len(predicted["truth"])}
+    if dataset == "sprites":
+        source = builder.as_data_source(split="test")
+        items = analogy.sprites_analogies(source[i] for i in range(len(source)))
+        predicted = analogy.predictions(predictor, items)
+        return {"table2": analogy.sprites_table(predicted, items["action"]),
+                "mse": analogy.mean_squared_errors(predicted), "count": len(predicted["truth"])}
+    return {"skipped": f"no analogy ground truth for dataset {dataset!r}"}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    import numpy as np
+    from absl import logging
+
+    from visual_dynamics import checkpointing
+    from visual_dynamics.data import pipeline
+    from visual_dynamics.evaluation import sample_quality
+    from visual_dynamics.predictor import Predictor
+
+    logging.set_verbosity(logging.WARNING)
+    try:
+        predictor = Predictor.from_checkpoint(FLAGS.workdir)
+        ae = (Predictor.from_checkpoint(FLAGS.ae_workdir, config=_as_ae(predictor.config))
+              if FLAGS.ae_workdir else None)
+        builder = pipeline.prepared_builder(predictor.config.dataset, predictor.config.get("builder_config"),
+                                            predictor.config.get("data_dir"))
+    except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError,
+            pipeline.DatasetNotPreparedError) as e:
+        sys.exit(f"error: {e}")
+
+    results = {"workdir": FLAGS.workdir, "dataset": predictor.config.dataset}
+    print("Analogies ...", flush=True)
+    results["analogy"] = analogy_results(predictor, builder)
+    test = builder.as_data_source(split="test")
+    pairs = [test[i] for i in range(min(FLAGS.num_pairs, len(test)))]
+    images = np.stack([p["image"] for p in pairs])
+    next_images = np.stack([p["next_image"] for p in pairs])
+    scores = {}
+    for name, model in (("ours", predictor), ("ae", ae)):
+        if model is not None:
+            print(f"Sampling {FLAGS.num_samples} next frames for {len(pairs)} test pairs ({name}) ...",
+                  flush=True)
+            scores[name] = sample_quality.model_scores(model, images, next_images, FLAGS.num_samples,
+                                                       ns=_ns())
+    scores["copy"] = sample_quality.copy_scores(images, next_images, predictor.image_size, ns=_ns())
+    results["sample_quality"] = dict(scores, num_pairs=len(pairs), num_samples=FLAGS.num_samples)
+
+    output = FLAGS.output or os.path.join(FLAGS.workdir, "applications.json")
+    with open(output, "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps(results, indent=2))
+    print(f"Wrote {output}")
+
+
+def _ns() -> tuple:
+    return tuple(n for n in sample_quality.NS if n <= FLAGS.num_samples)
+
+
+def _as_ae(config):
+    ae = config.copy_and_resolve_references()
+    ae.model.variational = False
+    return ae
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,103 @@
+"""Image metrics against analytic cases; analogy sets against their definitions; scores after training."""
+
+import numpy as np
+import pytest
+
+import dummy_releases
+from visual_dynamics.data import pipeline, shapes
+from visual_dynamics.evaluation import analogy, image_metrics, sample_quality
+from visual_dynamics.predictor import Predictor
+
+
+def test_psnr_and_ssim_known_cases():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
+    assert np.all(np.isinf(image_metrics.psnr(x, x)))
+    np.testing.assert_allclose(image_metrics.ssim(x, x), 1.0)
+    # Uniform error of 16 grey levels: MSE 256, PSNR = 10 log10(255^2 / 256).
+    y = x.astype(np.int32)
+    y = np.where(y < 128, y + 16, y - 16).astype(np.uint8)
+    np.testing.assert_allclose(image_metrics.psnr(x, y), 10 * np.log10(255 ** 2 / 256))
+    # Constant images a and b: zero variances, so SSIM = (2ab + C1) / (a^2 + b^2 + C1).
+    a, b = np.full((1, 16, 16, 3), 100, np.uint8), np.full((1, 16, 16, 3), 140, np.uint8)
+    c1 = (0.01 * 255) ** 2
+    np.testing.assert_allclose(image_metrics.ssim(a, b), (2 * 100 * 140 + c1) / (100 ** 2 + 140 ** 2 + c1))
+    # Independent noise images are structurally unrelated.
+    z = rng.integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
+    assert abs(float(image_metrics.ssim(x, z).mean())) < 0.1
+    np.testing.assert_allclose(image_metrics.ssim(x, z), image_metrics.ssim(z, x))
+
+
+def test_best_of_n_and_diversity():
+    truth = np.zeros((1, 8, 8, 3), np.uint8)
+    samples = np.stack([np.full((8, 8, 3), v, np.uint8) for v in (40, 10, 20)])[None]  # [1, 3, ...]
+    scores = image_metrics.best_of_n(samples, truth, ns=(1, 3))
+    assert scores["psnr@1"] == pytest.approx(10 * np.log10(255 ** 2 / 40 ** 2))
+    assert scores["psnr@3"] == pytest.approx(10 * np.log10(255 ** 2 / 10 ** 2))  # the closest sample
+    # Pairwise RMS distances 30, 20, 10 -> mean 20.
+    assert image_metrics.diversity(samples) == pytest.approx(20.0)
+    with pytest.raises(ValueError, match="best of 10 needs 10 samples"):
+        image_metrics.best_of_n(samples, truth, ns=(10,))
+
+
+def test_shapes_analogies_move_the_target_like_the_source():
+    spec = shapes.ShapesSpec(image_size=32)
+    items = analogy.shapes_analogies(spec, seed=0, count=5)
+    assert items["target"].shape == (5, 32, 32, 3)
+    for i in range(5):
+        source = shapes.generate_pair(spec, shapes.example_rng(0, "test", 2 * i))
+        target = shapes.generate_pair(spec, shapes.example_rng(0, "test", 2 * i + 1))
+        np.testing.assert_array_equal(items["source_next"][i], source["next_image"])
+        np.testing.assert_array_equal(items["target"][i], target["image"])  # the same scene ...
+        moved = shapes.generate_pair(spec, shapes.example_rng(0, "test", 2 * i + 1),
+                                     motion=(source["displacement"][0, 1], source["displacement"][1, 0]))
+        np.testing.assert_array_equal(items["target_next"][i], moved["next_image"])  # ... source's motion
+        assert not np.array_equal(moved["next_image"], target["next_image"])
+
+
+def test_sprites_analogies_pair_characters_in_the_same_animation_frame(tmp_path):
+    root = str(tmp_path / "release")
+    dummy_releases.write_sprites(root)
+    builder = pipeline.load_builder("sprites", "size_64", str(tmp_path / "data"))
+    pipeline.prepare(builder, root)
+    test = builder.as_data_source(split="test")
+    examples = [test[i] for i in range(len(test))]
+    items = analogy.sprites_analogies(examples)
+    # Test characters 4 and 5: each pair of the one is the source of an analogy onto the other.
+    assert len(items["target"]) == len(examples)
+    index = {e["image"].tobytes(): e for e in examples}
+    for k in range(len(items["target"])):
+        source, target = index[items["source"][k].tobytes()], index[items["target"][k].tobytes()]
+        assert source["character"] != target["character"]
+        for key in ("action", "viewpoint", "frame"):
+            assert source[key] == target[key]
+        np.testing.assert_array_equal(items["target_next"][k], target["next_image"])
+    # Table 2 numbers: a perfect prediction scores 0, copying scores the summed squared change.
+    predicted = {"ours": items["target_next"], "copy": items["target"], "truth": items["target_next"]}
+    table = analogy.sprites_table(predicted, items["action"])
+    assert all(v == 0 for v in table["ours"].values())
+    expected = ((items["target"] / 255.0 - items["target_next"] / 255.0) ** 2).sum(axis=(1, 2, 3)) * 3600 / 64 ** 2
+    spellcast = items["action"] == 0
+    assert table["copy"]["spellcast"] == pytest.approx(expected[spellcast].mean())
+    assert set(table["copy"]) == {"spellcast", "thrust", "walk", "slash", "shoot", "average"}
+
+
+def test_tiny_model_transfers_shapes_motion_better_than_add(tiny_run, data_dir):
+    predictor = Predictor.from_checkpoint(tiny_run[0])
+    builder = pipeline.load_builder("shapes", "tiny", data_dir)
+    spec = shapes.ShapesSpec(image_size=builder.builder_config.image_size)
+    items = analogy.shapes_analogies(spec, builder.builder_config.seed, count=96)
+    errors = analogy.mean_squared_errors(analogy.predictions(predictor, items))
+    assert errors["ours"] < errors["add"] and errors["ours"] < errors["copy"], errors
+
+
+def test_sample_quality_scores_of_the_tiny_model(tiny_run, data_dir):
+    predictor = Predictor.from_checkpoint(tiny_run[0])
+    source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="test")
+    batch = pipeline.eval_batches(source, 16, 1)[0]
+    ours = sample_quality.model_scores(predictor, batch["image"], batch["next_image"], num_samples=10,
+                                       ns=(1, 10))
+    copy = sample_quality.copy_scores(batch["image"], batch["next_image"], 32, ns=(1, 10))
+    assert ours["psnr@10"] >= ours["psnr@1"] and ours["ssim@10"] >= ours["ssim@1"]
+    assert ours["diversity"] > 0 and copy["diversity"] == 0
+    assert copy["psnr@10"] == copy["psnr@1"]

@@ -1,0 +1,1 @@
+"""Quantitative evaluation: image metrics, visual analogies, sample quality against baselines."""
