@@ -95,7 +95,9 @@ def main(argv):
 
 
 def _ns() -> tuple:
-    return tuple(n for n in sample_quality.NS if n <= FLAGS.num_samples)
+    """The N of best-of-N that --num_samples allows."""
+    from visual_dynamics.evaluation.sample_quality import NS
+    return tuple(n for n in NS if n <= FLAGS.num_samples)
 
 
 def _as_ae(config):

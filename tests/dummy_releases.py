@@ -16,7 +16,8 @@ import scipy.io
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MAT73_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 2015 HDF5 schema 1.00 ."
+MAT73_HEADER = (b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Thu Jan  1 00:00:00 2015 "
+                b"HDF5 schema 1.00 .")
 
 
 # --- Sprites: data/sprites/sprites_<k>.mat (MATLAB v7.3) and sprites_splits.mat (MATLAB v5) ---------
@@ -51,7 +52,8 @@ def _write_mat73(path: str, cells: dict, arrays: dict) -> None:
                 data.attrs["MATLAB_class"] = np.bytes_("double")
                 cell[i, 0] = data.ref
         for name, matrix in arrays.items():
-            f.create_dataset(name, data=matrix.T, track_times=False).attrs["MATLAB_class"] = np.bytes_("double")
+            array = f.create_dataset(name, data=matrix.T, track_times=False)
+            array.attrs["MATLAB_class"] = np.bytes_("double")
     with open(path, "r+b") as f:
         f.write(MAT73_HEADER.ljust(116) + b"\x00" * 8 + b"\x00\x02" + b"IM")
 

@@ -76,7 +76,8 @@ def test_sprites_analogies_pair_characters_in_the_same_animation_frame(tmp_path)
     predicted = {"ours": items["target_next"], "copy": items["target"], "truth": items["target_next"]}
     table = analogy.sprites_table(predicted, items["action"])
     assert all(v == 0 for v in table["ours"].values())
-    expected = ((items["target"] / 255.0 - items["target_next"] / 255.0) ** 2).sum(axis=(1, 2, 3)) * 3600 / 64 ** 2
+    change = (items["target"] / 255.0 - items["target_next"] / 255.0) ** 2
+    expected = change.sum(axis=(1, 2, 3)) * 3600 / 64 ** 2
     spellcast = items["action"] == 0
     assert table["copy"]["spellcast"] == pytest.approx(expected[spellcast].mean())
     assert set(table["copy"]) == {"spellcast", "thrust", "walk", "slash", "shoot", "average"}

@@ -10,8 +10,9 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from visual_dynamics.data.shapes_tfds import CITATION as PAPER_CITATION
+from visual_dynamics.data import shapes_tfds
 
+PAPER_CITATION = shapes_tfds.CITATION
 STANDARD_SIZES = (64, 128)
 
 
