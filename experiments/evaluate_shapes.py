@@ -1,0 +1,171 @@
+"""Fig. 5 and Table 1 on Shapes: motion-distribution KL of a run and its baselines, latent statistics.
+
+  python experiments/evaluate_shapes.py --workdir=workdirs/shapes_small --ae_workdir=workdirs/shapes_small_ae
+
+Writes WORKDIR/shapes_eval/: results.json (the KL table of ours, AE and Flow beside the paper's numbers,
+the metric's own validation, Table 1's latent statistics), fig5_histograms.png (the motion histograms
+of the ground truth and of each method) and fig10_latents.png.
+- Ground truth: the generator's motion distribution (--num_truth exact draws).
+- Metric check: --num_check test pairs through the flow pipeline: their error against the stored
+  displacements and their KL to the ground truth (the metric's floor).
+- Ours / AE: --samples_per_image next frames sampled for each of --num_test_images test images.
+- Flow: for each test image, the flow of one of its 10 nearest training images (of the first
+  --num_flow_train), chosen at random per sample.
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from absl import app, flags
+
+from visual_dynamics.data import shapes
+from visual_dynamics.evaluation import latent_stats, motion_metric, shapes_motion
+
+flags.DEFINE_string("workdir", None, "A finished Shapes run.", required=True)
+flags.DEFINE_string("ae_workdir", None, "The same config trained with --config.model.variational=False.")
+flags.DEFINE_integer("num_test_images", 500, "Test images to sample from (the paper: 50,000 samples).")
+flags.DEFINE_integer("samples_per_image", 100, "Sampled next frames per test image.")
+flags.DEFINE_integer("num_truth", 50_000, "Exact draws of the generator's motion distribution.")
+flags.DEFINE_integer("num_check", 2_000, "Test pairs that validate the flow pipeline.")
+flags.DEFINE_integer("num_flow_train", 10_000, "Training pairs the Flow baseline retrieves from.")
+flags.DEFINE_integer("num_latent_pairs", 1_000, "Training pairs for Table 1 / Fig. 10.")
+flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
+FLAGS = flags.FLAGS
+
+PAPER_FIG5 = {"flow": {"circles": 6.77, "squares": 7.07, "triangles": 6.07, "circles_triangles": 8.42},
+              "ae": {"circles": 8.76, "squares": 12.37, "triangles": 10.36, "circles_triangles": 10.58},
+              "ours": {"circles": 1.70, "squares": 2.48, "triangles": 1.14, "circles_triangles": 2.46}}
+PAPER_TABLE1 = {"active_dims": 299, "pca_components_95": 5}
+
+
+class Progress:
+    """Prints `what: i/n` about every 10 % and at the end."""
+
+    def __init__(self, what: str):
+        self.what, self.start, self.shown = what, time.time(), -1
+
+    def __call__(self, done: int, total: int) -> None:
+        tenth = 10 * done // total
+        if tenth != self.shown or done == total:
+            self.shown = tenth
+            print(f"  {self.what}: {done}/{total} ({time.time() - self.start:.0f} s)", flush=True)
+
+
+def load_split(source, count: int, keys=("image", "next_image", "visible_mask", "displacement")) -> dict:
+    count = min(count, len(source))
+    examples = [source[i] for i in range(count)]
+    return {k: np.stack([e[k] for e in examples]) for k in keys}
+
+
+def truth_motions(count: int, max_displacement: float, rng) -> np.ndarray:
+    """Exact draws of the generator's motion distribution: [count, 3, 2]."""
+    draws = rng.uniform(-max_displacement, max_displacement, (count, 2))
+    return np.stack([shapes.motion_of(dy, dx) for dy, dx in draws])
+
+
+def plot_histograms(motions: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(motions)
+    fig, axes = plt.subplots(len(methods), 4, figsize=(10, 2.5 * len(methods)), squeeze=False)
+    extent = [-motion_metric.EXTENT, motion_metric.EXTENT] * 2
+    for row, method in enumerate(methods):
+        columns = motion_metric.column_samples(motions[method])
+        for col, name in enumerate(motion_metric.COLUMNS):
+            counts = motion_metric.histogram(columns[name])
+            ax = axes[row, col]
+            ax.imshow(np.log1p(counts.T), origin="lower", extent=extent, cmap="viridis")
+            ax.set_title(f"{method}: {name}", fontsize=8)
+            ax.set_xlabel("circle dy" if name == "circles_triangles" else "dx", fontsize=7)
+            ax.set_ylabel("triangle dy" if name == "circles_triangles" else "dy", fontsize=7)
+            ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from absl import logging
+
+    from visual_dynamics import checkpointing, train
+    from visual_dynamics.data import pipeline
+    from visual_dynamics.predictor import Predictor
+
+    logging.set_verbosity(logging.WARNING)
+    try:
+        predictor = Predictor.from_checkpoint(FLAGS.workdir)
+        if predictor.config.dataset != "shapes":
+            raise ValueError(f"{FLAGS.workdir} is a {predictor.config.dataset!r} run; Fig. 5 needs 'shapes'")
+        ae = None
+        if FLAGS.ae_workdir:
+            ae_config = predictor.config.copy_and_resolve_references()
+            ae_config.model.variational = False
+            ae = Predictor.from_checkpoint(FLAGS.ae_workdir, config=ae_config)
+        builder = pipeline.prepared_builder("shapes", predictor.config.get("builder_config"),
+                                            predictor.config.get("data_dir"))
+    except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    out = os.path.join(FLAGS.workdir, "shapes_eval")
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(FLAGS.seed)
+    spec = shapes.ShapesSpec(image_size=builder.builder_config.image_size)
+    test = load_split(builder.as_data_source(split="test"), max(FLAGS.num_check, FLAGS.num_test_images))
+    results = {"workdir": FLAGS.workdir, "paper": {"fig5": PAPER_FIG5, "table1": PAPER_TABLE1},
+               "settings": {k: getattr(FLAGS, k) for k in ("num_test_images", "samples_per_image",
+                                                           "num_truth", "num_check", "num_flow_train",
+                                                           "num_latent_pairs", "seed")},
+               "smoothing_counts_per_bin": motion_metric.SMOOTHING}
+
+    truth = truth_motions(FLAGS.num_truth, spec.max_displacement, rng)
+    print(f"Metric check: flow on {min(FLAGS.num_check, len(test['image']))} ground-truth test pairs",
+          flush=True)
+    n = min(FLAGS.num_check, len(test["image"]))
+    checked = shapes_motion.measured_motions(test["image"][:n], test["next_image"][:n],
+                                          test["visible_mask"][:n], Progress("flow"))
+    error = np.abs(checked - test["displacement"][:n])
+    results["metric_check"] = {
+        "pairs": n, "mean_abs_error_px": float(np.nanmean(error)),
+        "median_abs_error_px": float(np.nanmedian(error)),
+        "kl_flow_measured_truth": motion_metric.kl_table(truth, checked),
+        "kl_exact_truth_same_count": motion_metric.kl_table(truth, test["displacement"][:n]),
+    }
+    print(json.dumps(results["metric_check"], indent=2), flush=True)
+
+    images, masks = test["image"][:FLAGS.num_test_images], test["visible_mask"][:FLAGS.num_test_images]
+    motions = {"truth": truth}
+    for name, model in (("ours", predictor), ("ae", ae)):
+        if model is not None:
+            print(f"{name}: {FLAGS.samples_per_image} samples for each of {len(images)} test images",
+                  flush=True)
+            motions[name] = shapes_motion.model_motions(model, images, masks, FLAGS.samples_per_image,
+                                                     FLAGS.seed, Progress(name))
+    print(f"Flow baseline: flows of {FLAGS.num_flow_train} training pairs", flush=True)
+    train_pairs = load_split(builder.as_data_source(split="train"), FLAGS.num_flow_train,
+                             keys=("image", "next_image"))
+    baseline = shapes_motion.FlowBaseline(train_pairs["image"], train_pairs["next_image"],
+                                       progress=Progress("training flows"))
+    motions["flow"] = baseline.motions(images, masks, FLAGS.samples_per_image, rng)
+    results["fig5_kl"] = {name: motion_metric.kl_table(truth, m) for name, m in motions.items()
+                          if name != "truth"}
+
+    print(f"Latent statistics over {FLAGS.num_latent_pairs} training pairs", flush=True)
+    bank = train.compute_z_bank(predictor.inference, predictor.variables,
+                                builder.as_data_source(split="train"), FLAGS.num_latent_pairs, step=0)
+    results["table1"] = latent_stats.latent_statistics(bank.z_mean, bank.z_logvar)
+    latent_stats.plot_latents(bank.z_mean, bank.z_logvar, os.path.join(out, "fig10_latents.png"))
+    plot_histograms(motions, os.path.join(out, "fig5_histograms.png"))
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps({k: results[k] for k in ("fig5_kl", "table1")}, indent=2))
+    print(f"Wrote {out}/results.json, fig5_histograms.png, fig10_latents.png")
+
+
+if __name__ == "__main__":
+    app.run(main)

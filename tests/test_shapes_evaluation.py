@@ -1,0 +1,75 @@
+"""The Fig. 5 metric, the Flow baseline, latent statistics and the toy example, on known answers."""
+
+import numpy as np
+import pytest
+
+from visual_dynamics.data import shapes
+from visual_dynamics.evaluation import latent_stats, motion_metric, shapes_motion, toy
+
+
+def test_kl_of_identical_histograms_is_zero():
+    points = np.random.default_rng(0).normal(size=(5000, 2))
+    counts = motion_metric.histogram(points)
+    assert motion_metric.kl_divergence(counts, counts) == 0.0
+    assert counts.sum() == np.sum(np.all(np.abs(points) <= 5, axis=1))
+
+
+def test_kl_of_a_shifted_gaussian_matches_the_analytic_value():
+    """KL(N(0, I) || N(m, I)) = |m|^2 / 2, up to binning (bins 0.24 px wide) and sampling."""
+    rng = np.random.default_rng(1)
+    shift = np.array([0.8, -0.6])  # |m|^2 / 2 = 0.5
+    truth = motion_metric.histogram(rng.normal(size=(400_000, 2)))
+    shifted = motion_metric.histogram(rng.normal(size=(400_000, 2)) + shift)
+    assert motion_metric.kl_divergence(truth, shifted, smoothing=0.5) == pytest.approx(0.5, abs=0.05)
+
+
+def test_flow_measures_a_rendered_shape_moved_by_a_known_amount():
+    spec = shapes.ShapesSpec(image_size=64)
+    errors = []
+    for index in range(40):
+        pair = shapes.generate_pair(spec, shapes.example_rng(7, "test", index))
+        measured = motion_metric.object_motions(pair["image"], pair["next_image"], pair["visible_mask"])
+        visible = pair["visible_mask"].sum(axis=(1, 2)) > 100  # objects not mostly hidden
+        errors.append(np.abs(measured - pair["displacement"])[visible])
+    errors = np.concatenate(errors)
+    assert np.median(errors) < 0.3 and np.mean(errors) < 0.5  # pixels; displacements span +-4
+
+
+def test_warping_by_a_uniform_flow_translates_the_image():
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[10:16, 8:14] = 200
+    flow = np.zeros((32, 32, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -2.0
+    warped = motion_metric.warp_by_flow(image, flow)
+    np.testing.assert_array_equal(warped[8:14, 11:17], image[10:16, 8:14])
+
+
+def test_flow_baseline_retrieves_nearest_training_images():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8)
+    baseline = shapes_motion.FlowBaseline(train, train, k=3)
+    queries = np.clip(train[[4, 17]].astype(int) + rng.integers(-3, 4, (2, 16, 16, 3)), 0, 255).astype(np.uint8)
+    neighbours = baseline.neighbours(queries)
+    assert neighbours[:, 0].tolist() == [4, 17]
+    brute = ((train.reshape(30, 1, -1).astype(float) - queries.reshape(1, 2, -1)) ** 2).sum(-1)
+    np.testing.assert_array_equal(neighbours, np.argsort(brute, axis=0)[:3].T)
+    frames = baseline.sample(queries, 2, np.random.default_rng(1))
+    assert frames.shape == (2, 2, 16, 16, 3)
+
+
+def test_latent_statistics_count_active_dimensions_and_components():
+    rng = np.random.default_rng(0)
+    z_mean = np.zeros((1000, 50))
+    z_mean[:, :3] = rng.normal(size=(1000, 3)) * [3.0, 2.0, 1.0]  # 3 active, independent
+    z_mean[:, 3] = 0.5 * z_mean[:, 0]  # a 4th active one, spanned by the first
+    stats = latent_stats.latent_statistics(z_mean, np.zeros_like(z_mean))
+    assert stats["active_dims"] == 4 and stats["dims"] == 50
+    assert stats["pca_components_95"] == 3  # variances 11.25, 4, 1: 2 cover 94 %, 3 cover all
+
+
+def test_toy_example_conditional_vae_is_closest_to_the_truth():
+    labels, motions = toy.toy_data(20_000, np.random.default_rng(0))
+    kl = {kind: toy.kl_to_truth(kind, toy.train(kind, labels, motions, steps=1200), n=20_000)
+          for kind in toy.MODELS}
+    for label in toy.LABELS:
+        assert kl["conditional_vae"][label] < kl["prior_vae"][label] < kl["deterministic"][label], kl
