@@ -48,7 +48,8 @@ def test_flow_baseline_retrieves_nearest_training_images():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8)
     baseline = shapes_motion.FlowBaseline(train, train, k=3)
-    queries = np.clip(train[[4, 17]].astype(int) + rng.integers(-3, 4, (2, 16, 16, 3)), 0, 255).astype(np.uint8)
+    noise = rng.integers(-3, 4, (2, 16, 16, 3))
+    queries = np.clip(train[[4, 17]].astype(int) + noise, 0, 255).astype(np.uint8)
     neighbours = baseline.neighbours(queries)
     assert neighbours[:, 0].tolist() == [4, 17]
     brute = ((train.reshape(30, 1, -1).astype(float) - queries.reshape(1, 2, -1)) ** 2).sum(-1)
