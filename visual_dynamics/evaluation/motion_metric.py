@@ -1,11 +1,15 @@
 """The Shapes motion-distribution metric of Fig. 5: per-object flow histograms and KL to the truth.
 
-Each object's motion in a pair (I, J) is the mean dense optical flow (OpenCV's Farnebäck; the paper used
-Liu's package) over the pixels where the object is visible in I. Motions of many pairs form 2D histograms
-over [-5, 5]^2 with 41 x 41 bins: (dx, dy) for circles, squares and triangles, and (circle dy, triangle dy)
-for the joint circle-triangle motion. KL(p_gt || p_pred) compares histograms; both are smoothed by adding
-SMOOTHING counts to every bin before normalising, so that a bin empty in the prediction does not make the
-divergence infinite.
+Each object's motion in a pair (I, J) is read from dense optical flow (OpenCV's Farnebäck; the paper used
+Liu's package) over the pixels where the object is visible in I: the median flow vector, a robust mean.
+On generated ground-truth pairs the median is 0.27 px from the true displacement on average (median
+0.045 px), the plain mean 0.47 px (median 0.20 px): flow at an object's boundary mixes in its
+neighbours' motion, which pulls the mean (`python experiments/evaluate_shapes.py` reports both).
+
+Motions of many pairs form 2D histograms over [-5, 5]^2 with 41 x 41 bins: (dx, dy) for circles,
+squares and triangles, and (circle dy, triangle dy) for the joint circle-triangle motion.
+KL(p_gt || p_pred) compares histograms; both are smoothed by adding SMOOTHING counts to every bin
+before normalising, so that a bin empty in the prediction does not make the divergence infinite.
 """
 
 import cv2
@@ -26,13 +30,17 @@ def dense_flow(image: np.ndarray, next_image: np.ndarray) -> np.ndarray:
                                         iterations=5, poly_n=5, poly_sigma=1.1, flags=0)
 
 
-def object_motions(image: np.ndarray, next_image: np.ndarray, visible_mask: np.ndarray) -> np.ndarray:
-    """Mean flow inside each object's visible mask: [3, 2] (dx, dy); NaN for an object with no pixel."""
+def object_motions(image: np.ndarray, next_image: np.ndarray, visible_mask: np.ndarray,
+                   statistic=np.median) -> np.ndarray:
+    """Each object's motion: `statistic` (median or mean) of the flow vectors inside its visible mask.
+
+    Returns float [3, 2] (dx, dy); NaN for an object with no visible pixel.
+    """
     flow = dense_flow(image, next_image)
     motions = np.full((len(visible_mask), 2), np.nan)
     for k, mask in enumerate(visible_mask):
         if mask.any():
-            motions[k] = flow[mask.astype(bool)].mean(axis=0)
+            motions[k] = statistic(flow[mask.astype(bool)], axis=0)
     return motions
 
 

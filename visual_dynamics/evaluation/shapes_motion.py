@@ -14,11 +14,11 @@ Progress = Optional[Callable[[int, int], None]]
 
 
 def measured_motions(images: np.ndarray, next_images: np.ndarray, masks: np.ndarray,
-                     progress: Progress = None) -> np.ndarray:
+                     progress: Progress = None, statistic=np.median) -> np.ndarray:
     """Flow-measured object motions of pairs: uint8 [N, S, S, 3] x 2, masks [N, 3, S, S] -> [N, 3, 2]."""
     motions = []
     for i, (image, next_image, mask) in enumerate(zip(images, next_images, masks)):
-        motions.append(motion_metric.object_motions(image, next_image, mask))
+        motions.append(motion_metric.object_motions(image, next_image, mask, statistic))
         if progress:
             progress(i + 1, len(images))
     return np.stack(motions)
