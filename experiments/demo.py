@@ -16,6 +16,9 @@ import sys
 
 import numpy as np
 
+from visual_dynamics import sampling
+from visual_dynamics import visualization as vis
+
 HELP = {
     "sample": "Many possible next frames of each input image (§5), z drawn from the run's bank of "
               "training z (or N(0, I) with --from_prior). Writes <name>/sample_NN.png, a 2-frame GIF "
@@ -83,60 +86,76 @@ def name_of(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
+def sample(args, predictor, out: str, load) -> list:
+    if args.from_prior:
+        predictor.z_bank = None
+    rows = []
+    for path in args.image:
+        image = load(path)
+        frames = predictor.sample(image, args.num_samples, rng=args.seed)
+        folder = os.path.join(out, name_of(path))
+        os.makedirs(folder, exist_ok=True)
+        vis.save_png(image, os.path.join(folder, "input.png"))
+        for j, frame in enumerate(frames, start=1):
+            vis.save_png(frame, os.path.join(folder, f"sample_{j:02d}.png"))
+            vis.save_gif([image, frame], os.path.join(folder, f"sample_{j:02d}.gif"))
+        rows.append([image, *frames])
+    return rows
+
+
+def transfer(args, predictor, out: str, load) -> list:
+    source, source_next = load(args.source), load(args.source_next)
+    z = predictor.encode(source, source_next)
+    rows = []
+    for path in args.image:
+        target = load(path)
+        predicted = predictor.transfer(z, target)
+        vis.save_png(predicted, os.path.join(out, f"{name_of(path)}.png"))
+        vis.save_gif([target, predicted], os.path.join(out, f"{name_of(path)}.gif"))
+        rows.append([source, source_next, target, predicted])
+    return rows
+
+
+def extrapolate(args, predictor, out: str, load) -> list:
+    image = load(args.image)
+    frames = predictor.extrapolate(image, predictor.encode(image, load(args.next_image)), args.steps)
+    for k, frame in enumerate(frames, start=1):
+        vis.save_png(frame, os.path.join(out, f"frame_{k:02d}.png"))
+    vis.save_gif([image, *frames], os.path.join(out, "extrapolation.gif"))
+    return [[image, *frames]]
+
+
+def traverse(args, predictor, out: str, load) -> list:
+    image = load(args.image)
+    z = (predictor.encode(image, load(args.next_image)) if args.next_image
+         else np.zeros(predictor.latent_size, np.float32))
+    dims = [int(d) for d in args.dims.split(",")] if args.dims else most_varying_dims(predictor, 4)
+    frames = predictor.traverse(image, z, dims, linspace(args.values))
+    for d, row in zip(dims, frames):
+        vis.save_png(vis.image_grid([list(row)], upscale=2), os.path.join(out, f"dim_{d}.png"))
+        vis.save_gif(list(row), os.path.join(out, f"dim_{d}.gif"))
+    return [[image, *row] for row in frames]
+
+
+def layers(args, predictor, out: str, load) -> list:
+    """Writes scale_K.png per pyramid scale; returns no grid rows."""
+    for k, scale in enumerate(predictor.feature_maps(load(args.image))):
+        tiles = [np.repeat(_unit(scale[..., c])[..., None], 3, -1) for c in range(scale.shape[-1])]
+        grid = [tiles[i:i + 8] for i in range(0, len(tiles), 8)]
+        vis.save_png(vis.image_grid(grid, upscale=max(1, 64 // scale.shape[0])),
+                     os.path.join(out, f"scale_{k}.png"))
+    return []
+
+
+COMMANDS = {"sample": sample, "transfer": transfer, "extrapolate": extrapolate, "traverse": traverse,
+            "layers": layers}
+
+
 def run(args, predictor, out: str) -> str:
     """Writes the subcommand's files into `out`; returns the one to look at first."""
-    from visual_dynamics import sampling, visualization as vis
-
-    size = predictor.image_size
-    load = lambda path: sampling.load_image(path, size)  # noqa: E731
-    if args.command == "sample":
-        if args.from_prior:
-            predictor.z_bank = None
-        rows = []
-        for path in args.image:
-            image = load(path)
-            frames = predictor.sample(image, args.num_samples, rng=args.seed)
-            folder = os.path.join(out, name_of(path))
-            os.makedirs(folder, exist_ok=True)
-            vis.save_png(image, os.path.join(folder, "input.png"))
-            for j, frame in enumerate(frames, start=1):
-                vis.save_png(frame, os.path.join(folder, f"sample_{j:02d}.png"))
-                vis.save_gif([image, frame], os.path.join(folder, f"sample_{j:02d}.gif"))
-            rows.append([image, *frames])
-    elif args.command == "transfer":
-        source, source_next = load(args.source), load(args.source_next)
-        z = predictor.encode(source, source_next)
-        rows = []
-        for path in args.image:
-            target = load(path)
-            predicted = predictor.transfer(z, target)
-            vis.save_png(predicted, os.path.join(out, f"{name_of(path)}.png"))
-            vis.save_gif([target, predicted], os.path.join(out, f"{name_of(path)}.gif"))
-            rows.append([source, source_next, target, predicted])
-    elif args.command == "extrapolate":
-        image = load(args.image)
-        frames = predictor.extrapolate(image, predictor.encode(image, load(args.next_image)), args.steps)
-        for k, frame in enumerate(frames, start=1):
-            vis.save_png(frame, os.path.join(out, f"frame_{k:02d}.png"))
-        vis.save_gif([image, *frames], os.path.join(out, "extrapolation.gif"))
-        rows = [[image, *frames]]
-    elif args.command == "traverse":
-        image = load(args.image)
-        z = (predictor.encode(image, load(args.next_image)) if args.next_image
-             else np.zeros(predictor.latent_size, np.float32))
-        dims = ([int(d) for d in args.dims.split(",")] if args.dims else most_varying_dims(predictor, 4))
-        frames = predictor.traverse(image, z, dims, linspace(args.values))
-        for d, row in zip(dims, frames):
-            vis.save_png(vis.image_grid([list(row)], upscale=2), os.path.join(out, f"dim_{d}.png"))
-            vis.save_gif(list(row), os.path.join(out, f"dim_{d}.gif"))
-        rows = [[image, *row] for row in frames]
-    else:  # layers
-        maps = predictor.feature_maps(load(args.image))
-        for k, scale in enumerate(maps):
-            tiles = [np.repeat(_unit(scale[..., c])[..., None], 3, -1) for c in range(scale.shape[-1])]
-            grid = [tiles[i:i + 8] for i in range(0, len(tiles), 8)]
-            vis.save_png(vis.image_grid(grid, upscale=max(1, 64 // scale.shape[0])),
-                         os.path.join(out, f"scale_{k}.png"))
+    rows = COMMANDS[args.command](args, predictor, out,
+                                  lambda path: sampling.load_image(path, predictor.image_size))
+    if not rows:
         return os.path.join(out, "scale_0.png")
     grid_path = os.path.join(out, "grid.png")
     vis.save_png(vis.image_grid(rows, upscale=2), grid_path)

@@ -7,8 +7,9 @@
   scene) and Sprites (Reed et al.'s Table 2 protocol); MSE of our transfer vs copying the target and
   Reed et al.'s Add baseline. Other datasets have no analogy ground truth and skip this part.
 - Best-of-N PSNR / SSIM (N = 1, 10, 100) and diversity of samples for the first --num_pairs test pairs,
-  for the run, for copying the input, and for the AE baseline (`--config.model.variational=False`
-  trained in --ae_workdir) when given.
+  for the run, for copying the input, for the Flow baseline of Fig. 5 (the flow of one of the 10
+  nearest of --num_flow_train training images transferred to the input), and for the AE baseline
+  (`--config.model.variational=False` trained in --ae_workdir) when given.
 Output: WORKDIR/applications.json (or --output) and a table on stdout.
 """
 
@@ -24,6 +25,8 @@ flags.DEFINE_string("ae_workdir", None, "A finished run of the same config with 
 flags.DEFINE_integer("num_pairs", 200, "Test pairs for the sample-quality scores.")
 flags.DEFINE_integer("num_samples", 100, "Samples per test pair (best-of-N needs N <= this).")
 flags.DEFINE_integer("num_analogies", 500, "Shapes analogies to score (Sprites: all test ones).")
+flags.DEFINE_integer("num_flow_train", 10_000, "Training pairs the Flow baseline retrieves from "
+                     "(0: no Flow baseline).")
 flags.DEFINE_string("output", None, "Default: WORKDIR/applications.json.")
 FLAGS = flags.FLAGS
 
@@ -56,7 +59,7 @@ def main(argv):
 
     from visual_dynamics import checkpointing
     from visual_dynamics.data import pipeline
-    from visual_dynamics.evaluation import sample_quality
+    from visual_dynamics.evaluation import flow_baseline, sample_quality
     from visual_dynamics.predictor import Predictor
 
     logging.set_verbosity(logging.WARNING)
@@ -84,6 +87,14 @@ def main(argv):
                   flush=True)
             scores[name] = sample_quality.model_scores(model, images, next_images, FLAGS.num_samples,
                                                        ns=_ns())
+    if FLAGS.num_flow_train:
+        print(f"Flow baseline: flows of {FLAGS.num_flow_train} training pairs ...", flush=True)
+        train_source = builder.as_data_source(split="train")
+        train_pairs = [train_source[i] for i in range(min(FLAGS.num_flow_train, len(train_source)))]
+        baseline = flow_baseline.FlowBaseline(np.stack([p["image"] for p in train_pairs]),
+                                              np.stack([p["next_image"] for p in train_pairs]))
+        frames = baseline.sample(images, FLAGS.num_samples, np.random.default_rng(0))
+        scores["flow"] = sample_quality.frame_scores(frames, next_images, predictor.image_size, ns=_ns())
     scores["copy"] = sample_quality.copy_scores(images, next_images, predictor.image_size, ns=_ns())
     results["sample_quality"] = dict(scores, num_pairs=len(pairs), num_samples=FLAGS.num_samples)
 

@@ -23,7 +23,7 @@ import numpy as np
 from absl import app, flags
 
 from visual_dynamics.data import shapes
-from visual_dynamics.evaluation import latent_stats, motion_metric, shapes_motion
+from visual_dynamics.evaluation import flow_baseline, latent_stats, motion_metric, shapes_motion
 
 flags.DEFINE_string("workdir", None, "A finished Shapes run.", required=True)
 flags.DEFINE_string("ae_workdir", None, "The same config trained with --config.model.variational=False.")
@@ -160,9 +160,10 @@ def main(argv):
     print(f"Flow baseline: flows of {FLAGS.num_flow_train} training pairs", flush=True)
     train_pairs = load_split(builder.as_data_source(split="train"), FLAGS.num_flow_train,
                              keys=("image", "next_image"))
-    baseline = shapes_motion.FlowBaseline(train_pairs["image"], train_pairs["next_image"],
+    baseline = flow_baseline.FlowBaseline(train_pairs["image"], train_pairs["next_image"],
                                        progress=Progress("training flows"))
-    motions["flow"] = baseline.motions(images, masks, FLAGS.samples_per_image, rng)
+    motions["flow"] = shapes_motion.flow_baseline_motions(baseline, images, masks, FLAGS.samples_per_image,
+                                                          rng)
     results["fig5_kl"] = {name: motion_metric.kl_table(truth, m) for name, m in motions.items()
                           if name != "truth"}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from visual_dynamics.data import shapes
-from visual_dynamics.evaluation import latent_stats, motion_metric, shapes_motion, toy
+from visual_dynamics.evaluation import flow_baseline, latent_stats, motion_metric, toy
 
 
 def test_kl_of_identical_histograms_is_zero():
@@ -47,7 +47,7 @@ def test_warping_by_a_uniform_flow_translates_the_image():
 def test_flow_baseline_retrieves_nearest_training_images():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8)
-    baseline = shapes_motion.FlowBaseline(train, train, k=3)
+    baseline = flow_baseline.FlowBaseline(train, train, k=3)
     noise = rng.integers(-3, 4, (2, 16, 16, 3))
     queries = np.clip(train[[4, 17]].astype(int) + noise, 0, 255).astype(np.uint8)
     neighbours = baseline.neighbours(queries)

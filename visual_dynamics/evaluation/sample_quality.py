@@ -26,6 +26,13 @@ def model_scores(predictor, images: np.ndarray, next_images: np.ndarray, num_sam
     return dict(image_metrics.best_of_n(samples, truths, ns), diversity=image_metrics.diversity(samples))
 
 
+def frame_scores(samples: np.ndarray, next_images: np.ndarray, size: int, ns=NS) -> dict:
+    """The same scores for given predicted frames uint8 [B, M, H, W, 3] (e.g. the Flow baseline's)."""
+    samples = np.stack([[sampling.resize_image(f, size) for f in per_input] for per_input in samples])
+    truths = np.stack([sampling.resize_image(x, size) for x in next_images])
+    return dict(image_metrics.best_of_n(samples, truths, ns), diversity=image_metrics.diversity(samples))
+
+
 def copy_scores(images: np.ndarray, next_images: np.ndarray, size: int, ns=NS) -> dict:
     """The same scores for predicting J = I: one 'sample', so every N scores as N = 1."""
     inputs = np.stack([sampling.resize_image(x, size) for x in images])
