@@ -44,12 +44,14 @@ def best_of_n(samples: np.ndarray, truth: np.ndarray, ns=(1, 10, 100)) -> dict:
     Returns:
       {'psnr@N': float, 'ssim@N': float} for each N.
     """
-    p = psnr(samples, truth[:, None])
-    s = ssim(samples, np.broadcast_to(truth[:, None], samples.shape))
+    if max(ns) > samples.shape[1]:
+        raise ValueError(f"best of {max(ns)} needs {max(ns)} samples per input; got {samples.shape[1]}")
+    # One input at a time: SSIM's float64 intermediates of all B x M images at once would not fit.
+    p = np.stack([psnr(per_input, t[None]) for per_input, t in zip(samples, truth)])
+    s = np.stack([ssim(per_input, np.broadcast_to(t, per_input.shape))
+                  for per_input, t in zip(samples, truth)])
     out = {}
     for n in ns:
-        if n > samples.shape[1]:
-            raise ValueError(f"best of {n} needs {n} samples per input; got {samples.shape[1]}")
         out[f"psnr@{n}"] = float(np.mean(p[:, :n].max(axis=1)))
         out[f"ssim@{n}"] = float(np.mean(s[:, :n].max(axis=1)))
     return out
@@ -61,12 +63,13 @@ def diversity(samples: np.ndarray) -> float:
     Args:
       samples: uint8 [B, M, H, W, 3].
     """
-    x = np.asarray(samples, np.float64).reshape(samples.shape[0], samples.shape[1], -1)
-    m = x.shape[1]
-    if m < 2:
+    if samples.shape[1] < 2:
         return 0.0
-    sq = (x ** 2).sum(-1)
-    gram = np.einsum("bip,bjp->bij", x, x)
-    dist2 = np.maximum(sq[:, :, None] + sq[:, None, :] - 2 * gram, 0.0) / x.shape[-1]
-    off_diagonal = ~np.eye(m, dtype=bool)
-    return float(np.sqrt(dist2[:, off_diagonal]).mean())
+    off_diagonal = ~np.eye(samples.shape[1], dtype=bool)
+    distances = []
+    for per_input in samples:  # [M, H, W, 3]
+        x = per_input.reshape(len(per_input), -1).astype(np.float64)
+        sq = (x ** 2).sum(-1)
+        dist2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0) / x.shape[-1]
+        distances.append(np.sqrt(dist2[off_diagonal]).mean())
+    return float(np.mean(distances))
