@@ -18,12 +18,10 @@ def model_scores(predictor, images: np.ndarray, next_images: np.ndarray, num_sam
     """best-of-N PSNR / SSIM for N in `ns` and diversity of `predictor`'s samples.
 
     Args:
-      images, next_images: uint8 [B, H, W, 3] test pairs (resized to the model's size).
+      images, next_images: uint8 [B, H, W, 3] test pairs (scored at the model's size).
     """
-    size = predictor.image_size
-    truths = np.stack([sampling.resize_image(x, size) for x in next_images])
     samples = np.stack([predictor.sample(image, num_samples, rng=seed + i) for i, image in enumerate(images)])
-    return dict(image_metrics.best_of_n(samples, truths, ns), diversity=image_metrics.diversity(samples))
+    return frame_scores(samples, next_images, predictor.image_size, ns)
 
 
 def frame_scores(samples: np.ndarray, next_images: np.ndarray, size: int, ns=NS) -> dict:
