@@ -69,3 +69,21 @@ def test_sample_command_writes_pngs_gifs_and_a_grid(tiny_run, tmp_path):
             assert gif.n_frames == 2
     with Image.open(out / "grid.png") as grid:  # 2 rows x (input + 3 samples), 2x upscaled
         assert grid.size == (2 * (4 * 34 + 2), 2 * (2 * 34 + 2))
+
+
+def test_ae_baseline_bank_draws_its_stored_z_means():
+    """Without the sampler (model.variational False) a bank draw is one stored z_mean, exactly."""
+    from conftest import tiny_config
+
+    config = tiny_config("unused")
+    config.model.variational = False
+    inference = sampling.Inference(config)
+    variables = train.variables_of(train.create_train_state(config, jax.random.PRNGKey(0)))
+    rng = np.random.default_rng(0)
+    source = [{k: rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for k in ("image", "next_image")}
+              for _ in range(config.batch_size)]
+    bank = train.compute_z_bank(inference, variables, source, size=len(source), step=0)
+    draws = np.asarray(bank.draw(jax.random.PRNGKey(1), 40))
+    distances = np.abs(draws[:, None] - bank.z_mean[None]).max(axis=-1)  # [40, N]
+    assert np.all(distances.min(axis=1) == 0)
+    assert len(np.unique(distances.argmin(axis=1))) > 1
