@@ -58,6 +58,7 @@ def main(argv):
     from absl import logging
 
     from visual_dynamics import checkpointing
+    from visual_dynamics.config import as_autoencoder
     from visual_dynamics.data import pipeline
     from visual_dynamics.evaluation import flow_baseline, sample_quality
     from visual_dynamics.predictor import Predictor
@@ -65,7 +66,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     try:
         predictor = Predictor.from_checkpoint(FLAGS.workdir)
-        ae = (Predictor.from_checkpoint(FLAGS.ae_workdir, config=_as_ae(predictor.config))
+        ae = (Predictor.from_checkpoint(FLAGS.ae_workdir, config=as_autoencoder(predictor.config))
               if FLAGS.ae_workdir else None)
         builder = pipeline.prepared_builder(predictor.config.dataset, predictor.config.get("builder_config"),
                                             predictor.config.get("data_dir"))
@@ -109,12 +110,6 @@ def _ns() -> tuple:
     """The N of best-of-N that --num_samples allows."""
     from visual_dynamics.evaluation.sample_quality import NS
     return tuple(n for n in NS if n <= FLAGS.num_samples)
-
-
-def _as_ae(config):
-    ae = config.copy_and_resolve_references()
-    ae.model.variational = False
-    return ae
 
 
 if __name__ == "__main__":

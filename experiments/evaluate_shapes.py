@@ -106,6 +106,7 @@ def main(argv):
     from absl import logging
 
     from visual_dynamics import checkpointing, train
+    from visual_dynamics.config import as_autoencoder
     from visual_dynamics.data import pipeline
     from visual_dynamics.predictor import Predictor
 
@@ -114,11 +115,8 @@ def main(argv):
         predictor = Predictor.from_checkpoint(FLAGS.workdir)
         if predictor.config.dataset != "shapes":
             raise ValueError(f"{FLAGS.workdir} is a {predictor.config.dataset!r} run; Fig. 5 needs 'shapes'")
-        ae = None
-        if FLAGS.ae_workdir:
-            ae_config = predictor.config.copy_and_resolve_references()
-            ae_config.model.variational = False
-            ae = Predictor.from_checkpoint(FLAGS.ae_workdir, config=ae_config)
+        ae = (Predictor.from_checkpoint(FLAGS.ae_workdir, config=as_autoencoder(predictor.config))
+              if FLAGS.ae_workdir else None)
         builder = pipeline.prepared_builder("shapes", predictor.config.get("builder_config"),
                                             predictor.config.get("data_dir"))
     except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError) as e:

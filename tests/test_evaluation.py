@@ -1,9 +1,16 @@
 """Image metrics against analytic cases; analogy sets against their definitions; scores after training."""
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import dummy_releases
+from conftest import ROOT
 from visual_dynamics.data import pipeline, shapes
 from visual_dynamics.evaluation import analogy, image_metrics, sample_quality
 from visual_dynamics.predictor import Predictor
@@ -102,3 +109,26 @@ def test_sample_quality_scores_of_the_tiny_model(tiny_run, data_dir):
     assert ours["psnr@10"] >= ours["psnr@1"] and ours["ssim@10"] >= ours["ssim@1"]
     assert ours["diversity"] > 0 and copy["diversity"] == 0
     assert copy["psnr@10"] == copy["psnr@1"]
+
+
+@pytest.mark.parametrize("script,args,output", [
+    ("evaluate_shapes.py", ["--num_test_images=6", "--samples_per_image=3", "--num_truth=2000",
+                            "--num_check=50", "--num_flow_train=40", "--num_latent_pairs=32"],
+     "shapes_eval/results.json"),
+    ("evaluate_applications.py", ["--num_pairs=6", "--num_samples=10", "--num_analogies=12",
+                                  "--num_flow_train=40"], "applications.json"),
+])
+def test_evaluation_commands_write_their_json(tiny_run, tmp_path, script, args, output):
+    """The commands end to end on the tiny run; a run that is not an AE is refused as --ae_workdir."""
+    workdir = str(tmp_path / "run")
+    shutil.copytree(tiny_run[0], workdir)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", script), f"--workdir={workdir}",
+                           *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(os.path.join(workdir, output)) as f:
+        results = json.load(f)
+    assert results["workdir"] == workdir
+    refused = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", script),
+                              f"--workdir={workdir}", f"--ae_workdir={workdir}", *args],
+                             capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "model.variational" in refused.stderr

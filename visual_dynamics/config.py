@@ -127,6 +127,13 @@ def make_tiny(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 VARIANTS = {"": lambda c: c, "small": make_small, "tiny": make_tiny}
 
 
+def as_autoencoder(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The paper's AE baseline of a config (a copy): no KL term, no sampler (model.variational False)."""
+    ae = c.copy_and_resolve_references()
+    ae.model.variational = False
+    return ae
+
+
 def apply_variant(c: ml_collections.ConfigDict, variant: str,
                   tiny_builder_config: str) -> ml_collections.ConfigDict:
     """Applies a named variant ('' = the paper's sizes, 'small', 'tiny') to a dataset config.
