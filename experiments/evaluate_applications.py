@@ -58,16 +58,13 @@ def main(argv):
     from absl import logging
 
     from visual_dynamics import checkpointing
-    from visual_dynamics.config import as_autoencoder
     from visual_dynamics.data import pipeline
     from visual_dynamics.evaluation import flow_baseline, sample_quality
-    from visual_dynamics.predictor import Predictor
+    from visual_dynamics.predictor import load_run_and_autoencoder
 
     logging.set_verbosity(logging.WARNING)
     try:
-        predictor = Predictor.from_checkpoint(FLAGS.workdir)
-        ae = (Predictor.from_checkpoint(FLAGS.ae_workdir, config=as_autoencoder(predictor.config))
-              if FLAGS.ae_workdir else None)
+        predictor, ae = load_run_and_autoencoder(FLAGS.workdir, FLAGS.ae_workdir)
         builder = pipeline.prepared_builder(predictor.config.dataset, predictor.config.get("builder_config"),
                                             predictor.config.get("data_dir"))
     except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError,

@@ -106,17 +106,14 @@ def main(argv):
     from absl import logging
 
     from visual_dynamics import checkpointing, train
-    from visual_dynamics.config import as_autoencoder
     from visual_dynamics.data import pipeline
-    from visual_dynamics.predictor import Predictor
+    from visual_dynamics.predictor import load_run_and_autoencoder
 
     logging.set_verbosity(logging.WARNING)
     try:
-        predictor = Predictor.from_checkpoint(FLAGS.workdir)
+        predictor, ae = load_run_and_autoencoder(FLAGS.workdir, FLAGS.ae_workdir)
         if predictor.config.dataset != "shapes":
             raise ValueError(f"{FLAGS.workdir} is a {predictor.config.dataset!r} run; Fig. 5 needs 'shapes'")
-        ae = (Predictor.from_checkpoint(FLAGS.ae_workdir, config=as_autoencoder(predictor.config))
-              if FLAGS.ae_workdir else None)
         builder = pipeline.prepared_builder("shapes", predictor.config.get("builder_config"),
                                             predictor.config.get("data_dir"))
     except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError) as e:

@@ -16,7 +16,7 @@ def predictor(tiny_run):
 
 
 @pytest.fixture(scope="module")
-def test_pairs(data_dir):
+def shapes_test_pairs(data_dir):
     source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="test")
     batch = pipeline.eval_batches(source, 48, 1)[0]
     return batch["image"], batch["next_image"]
@@ -26,8 +26,8 @@ def mse(a, b):
     return float(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2))
 
 
-def test_transfer_of_own_motion_beats_samples(predictor, test_pairs):
-    images, next_images = test_pairs
+def test_transfer_of_own_motion_beats_samples(predictor, shapes_test_pairs):
+    images, next_images = shapes_test_pairs
     z = predictor.encode(images, next_images)
     assert z.shape == (48, predictor.latent_size)
     reconstruction = predictor.transfer(z, images)
@@ -38,8 +38,8 @@ def test_transfer_of_own_motion_beats_samples(predictor, test_pairs):
     assert mse(reconstruction, next_images) < 0.8 * sample_error
 
 
-def test_extrapolation_starts_with_transfer_and_repeats_z(predictor, test_pairs):
-    images, next_images = test_pairs
+def test_extrapolation_starts_with_transfer_and_repeats_z(predictor, shapes_test_pairs):
+    images, next_images = shapes_test_pairs
     z = predictor.encode(images[0], next_images[0])
     frames = predictor.extrapolate(images[0], z, steps=4)
     assert frames.shape == (4, 32, 32, 3)
@@ -49,8 +49,8 @@ def test_extrapolation_starts_with_transfer_and_repeats_z(predictor, test_pairs)
     assert batched.shape == (3, 2, 32, 32, 3)
 
 
-def test_traversal_at_the_original_value_is_the_reconstruction(predictor, test_pairs):
-    images, next_images = test_pairs
+def test_traversal_at_the_original_value_is_the_reconstruction(predictor, shapes_test_pairs):
+    images, next_images = shapes_test_pairs
     z = predictor.encode(images[1], next_images[1])
     dims = [0, predictor.latent_size - 1]
     values = [-10.0, float(z[0]), 10.0]
@@ -62,18 +62,18 @@ def test_traversal_at_the_original_value_is_the_reconstruction(predictor, test_p
     np.testing.assert_array_equal(frames[1, 0], predictor.transfer(z_last, images[1]))
 
 
-def test_images_of_any_size_and_feature_maps(predictor, test_pairs):
+def test_images_of_any_size_and_feature_maps(predictor, shapes_test_pairs):
     rng = np.random.default_rng(0)
     big = rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)
     assert predictor.sample(big, 2, rng=0).shape == (2, 32, 32, 3)
-    maps = predictor.feature_maps(test_pairs[0][0])
+    maps = predictor.feature_maps(shapes_test_pairs[0][0])
     sizes = [m.shape[0] for m in maps]
     assert len(maps) == len(predictor.config.model.pyramid_scales)
     assert sizes == sorted(sizes, reverse=True) and all(m.shape[-1] == maps[0].shape[-1] for m in maps)
 
 
-def test_bad_inputs_get_clear_errors(predictor, tiny_run, test_pairs):
-    image = test_pairs[0][0]
+def test_bad_inputs_get_clear_errors(predictor, tiny_run, shapes_test_pairs):
+    image = shapes_test_pairs[0][0]
     with pytest.raises(ValueError, match="4 channels"):
         predictor.sample(np.zeros((32, 32, 4), np.uint8), 2)
     with pytest.raises(ValueError, match=f"this model's z has {predictor.latent_size} dimensions"):
@@ -103,10 +103,11 @@ def test_from_an_empty_workdir(tmp_path):
     ("traverse", ["--image={a}"], ["grid.png"]),  # default dims: the bank's most varying
     ("layers", ["--image={a}"], ["scale_0.png", "scale_1.png"]),
 ])
-def test_demo_subcommands_write_their_files(tiny_run, test_pairs, tmp_path, command, extra, expected):
+def test_demo_subcommands_write_their_files(tiny_run, shapes_test_pairs, tmp_path, command, extra, expected):
     from PIL import Image
     paths = {}
-    for name, image in zip("abc", (test_pairs[0][0], test_pairs[1][0], test_pairs[0][5])):
+    images, next_images = shapes_test_pairs
+    for name, image in zip("abc", (images[0], next_images[0], images[5])):
         paths[name] = str(tmp_path / f"{name}.png")
         Image.fromarray(image).save(paths[name])
     out = tmp_path / "out"

@@ -18,6 +18,7 @@ import ml_collections
 import numpy as np
 
 from visual_dynamics import preprocessing, sampling, train, visualization
+from visual_dynamics.config import as_autoencoder
 from visual_dynamics.model import CrossConvNet, latent_size
 from visual_dynamics.z_bank import ZBank
 
@@ -174,6 +175,18 @@ class Predictor:
         images, single = self._images(image)
         maps = [np.asarray(m) for m in self._feature_maps(self.variables, images)]
         return [m[0] for m in maps] if single else maps
+
+
+def load_run_and_autoencoder(workdir: str, ae_workdir: Optional[str]):
+    """(the run in `workdir`, its AE baseline in `ae_workdir` or None).
+
+    Raises:
+      ValueError: the AE run's model is not the run's with `config.as_autoencoder`.
+    """
+    predictor = Predictor.from_checkpoint(workdir)
+    if not ae_workdir:
+        return predictor, None
+    return predictor, Predictor.from_checkpoint(ae_workdir, config=as_autoencoder(predictor.config))
 
 
 def _differing_keys(saved: ml_collections.ConfigDict, given: ml_collections.ConfigDict,
