@@ -166,7 +166,8 @@ def main(argv):
     bank = train.compute_z_bank(predictor.inference, predictor.variables,
                                 builder.as_data_source(split="train"), FLAGS.num_latent_pairs, step=0)
     results["table1"] = latent_stats.latent_statistics(bank.z_mean, bank.z_logvar)
-    latent_stats.plot_latents(bank.z_mean, bank.z_logvar, os.path.join(out, "fig10_latents.png"))
+    latent_stats.plot_latents({f"z over {len(bank.z_mean)} training pairs": (bank.z_mean, bank.z_logvar)},
+                              os.path.join(out, "fig10_latents.png"))
     plot_histograms(motions, os.path.join(out, "fig5_histograms.png"))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -27,6 +27,8 @@ def model_config(image_size: int) -> ml_collections.ConfigDict:
                          f"config.model.motion_encoder_layers by hand")
     return ml_collections.ConfigDict(dict(
         motion_encoder_layers=layers[image_size],
+        # None: z is the encoder's 5 x 5 grid (paper: 3,200); a number: the z-size ablation (§6.3).
+        z_size=ml_collections.config_dict.placeholder(int),
         kernel_size=5,
         kernel_decoder_channels=128,
         # The paper's text: 256, 128, 64, 32 from a 128 input (the Torch release: 1, 1/2, 1/4, 1/8).

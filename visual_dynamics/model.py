@@ -64,11 +64,15 @@ def _max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
 class MotionEncoder(nn.Module):
     """q(z | v, I): [B, H, W, 3] image and [B, H, W, 3] difference -> z_mean, z_logvar [B, Z].
 
-    The last layer is a linear convolution whose output [B, k, k, 2c] is split along channels
-    into mean and log-variance, each flattened to Z = k * k * c (paper: 128 x 5 x 5 = 3,200).
+    Paper (`z_size` None): the last layer is a linear convolution whose output [B, k, k, 2c] is
+    split along channels into mean and log-variance, each flattened to Z = k * k * c (paper:
+    128 x 5 x 5 = 3,200). With `z_size` set (the z-size ablation, §6.3) the last layer is a
+    convolution + BN + ReLU like the others and a linear layer maps its flattened grid to
+    2 * z_size values.
     """
 
     layers: Sequence[EncoderLayer]
+    z_size: Optional[int] = None
     conv_size: int = 5
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
@@ -79,13 +83,15 @@ class MotionEncoder(nn.Module):
     def __call__(self, image: jnp.ndarray, diff: jnp.ndarray, *, train: bool):
         x = jnp.concatenate([image, diff], axis=-1)
         for i, (features, padding, pool) in enumerate(self.layers):
-            if i == len(self.layers) - 1:
+            if i == len(self.layers) - 1 and self.z_size is None:
                 x = _conv(self, features, self.conv_size, padding, name=f"conv{i}")(x)
             else:
                 x = ConvBNReLU(features, self.conv_size, padding, **_shared(self),
                                name=f"layer{i}")(x, train=train)
             if pool:
                 x = _max_pool_2x2(x)
+        if self.z_size is not None:
+            x = nn.Dense(2 * self.z_size, dtype=self.dtype, name="z_dense")(x.reshape(x.shape[0], -1))
         z_mean, z_logvar = jnp.split(x, 2, axis=-1)
         return z_mean.reshape(x.shape[0], -1), z_logvar.reshape(x.shape[0], -1)
 
@@ -94,13 +100,15 @@ class KernelDecoder(nn.Module):
     """z [B, Z] -> per-sample kernels [B, S, k, k, C] (paper: 4 scales x 32 kernels of 5 x 5).
 
     z is viewed as a [B, k, k, Z / k^2] grid and sent through two 5 x 5 convolutions, the second
-    with S * C channels, which are split into S sets of C kernels.
+    with S * C channels, which are split into S sets of C kernels. With `dense_input` (the z-size
+    ablation: z of any length) a linear layer first maps z to a [B, k, k, hidden_channels] grid.
     """
 
     kernel_size: int
     num_scales: int
     maps_per_scale: int
     hidden_channels: int = 128
+    dense_input: bool = False
     conv_size: int = 5
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
@@ -110,7 +118,9 @@ class KernelDecoder(nn.Module):
     @nn.compact
     def __call__(self, z: jnp.ndarray, *, train: bool) -> jnp.ndarray:
         batch, k = z.shape[0], self.kernel_size
-        if z.shape[1] % (k * k):
+        if self.dense_input:
+            z = nn.Dense(k * k * self.hidden_channels, dtype=self.dtype, name="z_dense")(z)
+        elif z.shape[1] % (k * k):
             raise ValueError(f"latent size {z.shape[1]} is not a multiple of kernel_size^2 = {k * k}")
         x = z.reshape(batch, k, k, z.shape[1] // (k * k))
         x = ConvBNReLU(self.hidden_channels, self.conv_size, "SAME", **_shared(self),
@@ -180,6 +190,8 @@ class CrossConvNet(nn.Module):
     Attributes mirror §4: `motion_encoder_layers` (six 5 x 5 layers, 96 ... 256 channels),
     `kernel_size` (5), `kernel_decoder_channels` (128), `pyramid_scales` (factors of the input
     side), `image_encoder_channels` (64, 64, 64, 32) and `decoder_size` (64). Beyond the paper:
+    `z_size` (None: z is the encoder's k x k grid, 3,200 in the paper; a number: z of that length
+    through linear layers on both sides, for the ablation of §6.3),
     `variational` (False gives the paper's AE baseline: no sampler, z = z_mean),
     `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function),
     `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32) and
@@ -187,6 +199,7 @@ class CrossConvNet(nn.Module):
     """
 
     motion_encoder_layers: Sequence[EncoderLayer]
+    z_size: Optional[int] = None
     kernel_size: int = 5
     kernel_decoder_channels: int = 128
     pyramid_scales: Sequence[float] = (2.0, 1.0, 0.5, 0.25)
@@ -206,10 +219,12 @@ class CrossConvNet(nn.Module):
     def setup(self):
         shared = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name,
                       dtype=self.compute_dtype, conv_weight_grad=self.conv_weight_grad)
-        self.motion_encoder = MotionEncoder(self.motion_encoder_layers, self.conv_size, **shared)
+        self.motion_encoder = MotionEncoder(self.motion_encoder_layers, self.z_size, self.conv_size,
+                                            **shared)
         self.kernel_decoder = KernelDecoder(self.kernel_size, len(self.pyramid_scales),
                                             self.image_encoder_channels[-1],
-                                            self.kernel_decoder_channels, self.conv_size, **shared)
+                                            self.kernel_decoder_channels, self.z_size is not None,
+                                            self.conv_size, **shared)
         self.image_encoders = [
             ImageEncoder(self.image_encoder_channels, self.image_encoder_pool_after,
                          self.conv_size, **shared, name=f"image_encoder{s}")
@@ -271,7 +286,10 @@ def check_geometry(model: CrossConvNet, image_size: int) -> None:
             f"config.model.motion_encoder_layers turn a {image_size}px input into a {side}x{side} "
             f"grid, but kernel_size is {model.kernel_size}: the latent grid must be "
             f"kernel_size x kernel_size (paper: 5x5)")
-    if model.motion_encoder_layers[-1][0] % 2:
+    if model.z_size is not None and model.z_size < 1:
+        raise ValueError(f"config.model.z_size={model.z_size} must be a positive length "
+                         f"(or None for the paper's k x k grid)")
+    if model.z_size is None and model.motion_encoder_layers[-1][0] % 2:
         raise ValueError("the last motion-encoder layer needs an even channel count "
                          "(half z_mean, half z_logvar)")
     shrink = 2 ** len(model.image_encoder_pool_after)
@@ -283,7 +301,9 @@ def check_geometry(model: CrossConvNet, image_size: int) -> None:
 
 
 def latent_size(model: CrossConvNet) -> int:
-    """Z, the length of z: kernel_size^2 x half the last motion-encoder channel count."""
+    """Z, the length of z: `z_size`, or kernel_size^2 x half the last motion-encoder channel count."""
+    if model.z_size is not None:
+        return model.z_size
     return model.kernel_size ** 2 * model.motion_encoder_layers[-1][0] // 2
 
 

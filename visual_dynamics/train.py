@@ -23,6 +23,7 @@ from tensorboardX import SummaryWriter
 
 from visual_dynamics import checkpointing, losses, preprocessing, sampling, visualization
 from visual_dynamics.data import pipeline
+from visual_dynamics.metrics_log import MetricsLog
 from visual_dynamics.model import latent_size, model_from_config
 from visual_dynamics.z_bank import ZBank
 
@@ -255,6 +256,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     p_state = replicate(state)
     p_rng = replicate(noise_rng)
     writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
+    metrics_log = MetricsLog(workdir, start_step)
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
 
     results = {}
@@ -262,6 +264,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if start_step == 0:
         results["first_eval_recon"] = evaluate(inference, variables_of(state), eval_data)["recon"]
         print(f"eval at step 0: test recon {results['first_eval_recon']:.4g}", flush=True)
+        metrics_log.write(0, {"eval/recon": results["first_eval_recon"]})
     last_log_time, last_log_step = time.time(), start_step
     for step in range(start_step + 1, config.num_train_steps + 1):
         batch = next(batches)
@@ -283,6 +286,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             for k, v in metrics.items():
                 writer.add_scalar(f"train/{k}", v, step)
             writer.add_scalar("train/steps_per_sec", rate, step)
+            metrics_log.write(step, {f"train/{k}": v for k, v in metrics.items()})
 
         last = step == config.num_train_steps
         if step % config.eval_every_steps == 0 or last:
@@ -296,6 +300,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                   f"{results['recon_zero_motion']:.4g}); samples in {path}", flush=True)
             writer.add_scalar("eval/recon", results["recon"], step)
             writer.add_scalar("eval/recon_zero_motion", results["recon_zero_motion"], step)
+            metrics_log.write(step, {"eval/recon": results["recon"],
+                                     "eval/recon_zero_motion": results["recon_zero_motion"]})
         if step % config.checkpoint_every_steps == 0 or last:
             checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
     writer.close()

@@ -24,19 +24,22 @@ def latent_statistics(z_mean: np.ndarray, z_logvar: np.ndarray) -> dict:
             "active_dims_logvar_below_-1": int((active & (z_logvar.mean(axis=0) < -1)).sum())}
 
 
-def plot_latents(z_mean: np.ndarray, z_logvar: np.ndarray, path: str, title: str = "") -> None:
-    """Fig. 10: one vertical line per dimension spanning its values over the pairs (z_mean, z_logvar)."""
+def plot_latents(panels: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> None:
+    """Fig. 10 / Fig. 11: one column per titled (z_mean, z_logvar) pair of [N, Z] arrays; in each,
+    one vertical line per dimension spanning its values over the N pairs."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dims = np.arange(z_mean.shape[1])
-    fig, axes = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True)
-    for ax, values, name in ((axes[0], z_mean, "z_mean"), (axes[1], z_logvar, "z_logvar")):
-        ax.vlines(dims, values.min(axis=0), values.max(axis=0), linewidth=0.6)
-        ax.set_ylabel(name)
-    axes[1].set_xlabel("dimension of z")
-    fig.suptitle(title or f"z over {len(z_mean)} training pairs")
+    fig, axes = plt.subplots(2, len(panels), figsize=(3 + 5 * len(panels), 4.5), squeeze=False)
+    for column, (title, (z_mean, z_logvar)) in enumerate(panels.items()):
+        dims = np.arange(z_mean.shape[1])
+        for ax, values, name in ((axes[0, column], z_mean, "z_mean"),
+                                 (axes[1, column], z_logvar, "z_logvar")):
+            ax.vlines(dims, values.min(axis=0), values.max(axis=0), linewidth=0.6)
+            ax.set_ylabel(name)
+        axes[0, column].set_title(title)
+        axes[1, column].set_xlabel("dimension of z")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
