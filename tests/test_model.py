@@ -83,6 +83,35 @@ def test_torch_release_pyramid_with_five_scales_gives_z_4000_kernels():
     assert int(np.prod(kernels.shape[1:])) == 4000
 
 
+def _param_count(config) -> tuple:
+    model = model_from_config(config)
+    x = jnp.zeros((1, config.image_size, config.image_size, 3))
+    variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), x, x,
+                                                  jnp.zeros((1, latent_size(model))), train=False))
+    return model, variables, sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
+
+
+def test_z_size_ablation_adds_a_linear_layer_on_each_side_of_z():
+    """§6.3: a z of 8 instead of the 5 x 5 grid. By hand: the encoder's last layer gains BN (+2c, no
+    bias: -c), a linear layer maps its k*k*c outputs to 2 * 8, another maps 8 to the k x k x h grid."""
+    grid = configs.make_small(configs.base_config("shapes", 64))
+    _, _, grid_count = _param_count(grid)
+    ablated = grid.copy_and_resolve_references()
+    ablated.model.z_size = 8
+    model, variables, count = _param_count(ablated)
+    k, c, h = 5, grid.model.motion_encoder_layers[-1][0], grid.model.kernel_decoder_channels
+    assert latent_size(model) == 8
+    assert variables["params"]["motion_encoder"]["z_dense"]["kernel"].shape == (k * k * c, 16)
+    assert variables["params"]["kernel_decoder"]["z_dense"]["kernel"].shape == (8, k * k * h)
+    assert count - grid_count == c + (k * k * c * 16 + 16) + (8 * k * k * h + k * k * h)
+    x = jnp.zeros((B, 64, 64, 3))
+    out = jax.eval_shape(lambda v: model.apply(v, x, x, jnp.zeros((B, 8)), train=False), variables)
+    assert out["z_mean"].shape == out["z"].shape == (B, 8) and out["v_hat"].shape == (B, 32, 32, 3)
+    ablated.model.z_size = 0
+    with pytest.raises(ValueError, match="z_size"):
+        model_from_config(ablated)
+
+
 def test_geometry_errors_name_the_config_entry():
     config = configs.base_config("exercise", 128)
     config.image_size = 96

@@ -1,10 +1,18 @@
-"""The Fig. 5 metric, the Flow baseline, latent statistics and the toy example, on known answers."""
+"""The Fig. 5 metric, the Flow baseline, latent statistics, the toy example on known answers; the
+ablation command end to end."""
+
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from visual_dynamics.data import shapes
 from visual_dynamics.evaluation import flow_baseline, latent_stats, motion_metric, toy
+from visual_dynamics.metrics_log import curve, read_metrics
 
 
 def test_kl_of_identical_histograms_is_zero():
@@ -74,3 +82,26 @@ def test_toy_example_conditional_vae_is_closest_to_the_truth():
           for kind in toy.MODELS}
     for label in toy.LABELS:
         assert kl["conditional_vae"][label] < kl["prior_vae"][label] < kl["deterministic"][label], kl
+
+
+def test_ablation_command_trains_each_setting_once_and_reports_both_studies(data_dir, tmp_path):
+    """ablate_shapes.py on the tiny config: the λ = 100 grid run is in both studies, trained once."""
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", "ablate_shapes.py"), f"--workdir={tmp_path}",
+         f"--config={os.path.join(ROOT, 'experiments', 'configs', 'shapes.py')}:tiny",
+         f"--config.data_dir={data_dir}", "--config.num_train_steps=10", "--config.eval_every_steps=5",
+         "--config.z_bank_size=32", "--lambdas=100", "--z_sizes=8,grid"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["z8_lambda100", "zgrid_lambda100"]
+    with open(tmp_path / "ablations.json") as f:
+        results = json.load(f)
+    assert [(r["z_size"], r["lambda"]) for r in results["lambda"]] == [(200, 100.0)]
+    assert [(r["z_size"], r["lambda"]) for r in results["z_size"]] == [(8, 100.0), (200, 100.0)]
+    for row in results["z_size"]:
+        assert row["step"] == 10 and row["latents"]["pairs"] == 32
+        assert row["latents"]["active_dims"] <= row["z_size"]
+        evals = curve(read_metrics(row["workdir"]), "eval/recon")[0]
+        assert evals == [0, 5, 10]
+    assert (tmp_path / "fig11_lambda.png").stat().st_size > 0
+    assert (tmp_path / "fig12_z_size.png").stat().st_size > 0

@@ -12,6 +12,7 @@ import numpy as np
 
 from conftest import ROOT, tiny_config
 from visual_dynamics import train
+from visual_dynamics.metrics_log import METRICS_FILE, MetricsLog, curve, read_metrics
 from visual_dynamics.z_bank import ZBank
 
 
@@ -54,6 +55,22 @@ def test_resume_equals_an_unbroken_run(data_dir, tmp_path):
         for a, b in zip(jax.tree.leaves(getattr(straight["state"], name)),
                         jax.tree.leaves(getattr(resumed["state"], name))):
             np.testing.assert_array_equal(a, b)
+    # The training curve of metrics.jsonl is the unbroken run's too.
+    straight_loss = curve(read_metrics(str(tmp_path / "a")), "train/loss")
+    assert straight_loss[0] == [3, 6]
+    assert curve(read_metrics(str(tmp_path / "b")), "train/loss") == straight_loss
+
+
+def test_metrics_log_resumes_at_the_checkpoint_and_skips_a_torn_line(tmp_path):
+    log = MetricsLog(str(tmp_path), resume_step=0)
+    for step in (1, 2, 3):
+        log.write(step, {"loss": step / 2})
+    with open(tmp_path / METRICS_FILE, "a") as f:
+        f.write('{"step": 4, "lo')  # killed mid-line
+    assert [r["step"] for r in read_metrics(str(tmp_path))] == [1, 2, 3]
+    MetricsLog(str(tmp_path), resume_step=2).write(3, {"loss": 9.0})
+    assert read_metrics(str(tmp_path)) == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 1.0},
+                                           {"step": 3, "loss": 9.0}]
 
 
 def test_pmap_on_two_devices_equals_one_device(data_dir):
