@@ -9,7 +9,9 @@ of the ground truth and of each method) and fig10_latents.png.
 - Metric check: --num_check ground-truth pairs of the test generator through the flow pipeline: their
   error against the stored displacements and their KL to the ground truth (the metric's floor), beside
   the KL of as many exact draws (the floor that the sample count alone sets).
-- Ours / AE: --samples_per_image next frames sampled for each of --num_test_images test images.
+- Ours / AE: --samples_per_image next frames sampled for each of --num_test_images test images; the AE
+  twice: z from its bank of training z_means ('ae') and from the prior N(0, I) ('ae_prior'), as the
+  paper does not say how its AE was sampled.
 - Flow: for each test image, the flow of one of its 10 nearest training images (of the first
   --num_flow_train), chosen at random per sample.
 """
@@ -107,7 +109,7 @@ def main(argv):
 
     from visual_dynamics import checkpointing, train
     from visual_dynamics.data import pipeline
-    from visual_dynamics.predictor import load_run_and_autoencoder
+    from visual_dynamics.predictor import Predictor, load_run_and_autoencoder
 
     logging.set_verbosity(logging.WARNING)
     try:
@@ -146,7 +148,8 @@ def main(argv):
 
     images, masks = test["image"][:FLAGS.num_test_images], test["visible_mask"][:FLAGS.num_test_images]
     motions = {"truth": truth}
-    for name, model in (("ours", predictor), ("ae", ae)):
+    ae_prior = None if ae is None else Predictor(ae.config, ae.variables)  # no z bank: z ~ N(0, I)
+    for name, model in (("ours", predictor), ("ae", ae), ("ae_prior", ae_prior)):
         if model is not None:
             print(f"{name}: {FLAGS.samples_per_image} samples for each of {len(images)} test images",
                   flush=True)

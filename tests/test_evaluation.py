@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import dummy_releases
-from conftest import ROOT
+from conftest import ROOT, tiny_config
 from visual_dynamics.data import pipeline, shapes
 from visual_dynamics.evaluation import analogy, image_metrics, sample_quality
 from visual_dynamics.predictor import Predictor
@@ -111,23 +111,42 @@ def test_sample_quality_scores_of_the_tiny_model(tiny_run, data_dir):
     assert copy["psnr@10"] == copy["psnr@1"]
 
 
-@pytest.mark.parametrize("script,args,output", [
+@pytest.fixture(scope="module")
+def tiny_ae_workdir(data_dir, tmp_path_factory) -> str:
+    """The tiny config as the AE baseline (variational=False), trained for a few steps."""
+    from visual_dynamics import train
+
+    workdir = str(tmp_path_factory.mktemp("tiny_ae"))
+    config = tiny_config(data_dir, num_train_steps=20, eval_every_steps=20, checkpoint_every_steps=20,
+                         z_bank_size=32)
+    config.model.variational = False
+    train.train_and_evaluate(config, workdir)
+    return workdir
+
+
+@pytest.mark.parametrize("script,args,output,methods", [
     ("evaluate_shapes.py", ["--num_test_images=6", "--samples_per_image=3", "--num_truth=2000",
                             "--num_check=50", "--num_flow_train=40", "--num_latent_pairs=32"],
-     "shapes_eval/results.json"),
+     "shapes_eval/results.json", lambda r: r["fig5_kl"]),
     ("evaluate_applications.py", ["--num_pairs=6", "--num_samples=10", "--num_analogies=12",
-                                  "--num_flow_train=40"], "applications.json"),
+                                  "--num_flow_train=40"], "applications.json", lambda r: r["sample_quality"]),
 ])
-def test_evaluation_commands_write_their_json(tiny_run, tmp_path, script, args, output):
-    """The commands end to end on the tiny run; a run that is not an AE is refused as --ae_workdir."""
+def test_evaluation_commands_write_their_json(tiny_run, tiny_ae_workdir, tmp_path, script, args, output,
+                                              methods):
+    """The commands end to end on the tiny run and its AE; a run that is not an AE is refused as
+    --ae_workdir."""
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run[0], workdir)
     done = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", script), f"--workdir={workdir}",
-                           *args], capture_output=True, text=True, timeout=600)
+                           f"--ae_workdir={tiny_ae_workdir}", *args], capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(os.path.join(workdir, output)) as f:
         results = json.load(f)
     assert results["workdir"] == workdir
+    assert {"ours", "ae", "flow"} <= set(methods(results))
+    if script == "evaluate_shapes.py":  # the AE twice: z from its bank, and from the prior
+        assert "ae_prior" in methods(results)
     refused = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", script),
                               f"--workdir={workdir}", f"--ae_workdir={workdir}", *args],
                              capture_output=True, text=True, timeout=600)
