@@ -7,7 +7,7 @@ Trains one run per setting into WORKDIR/z<Z>_lambda<λ>/ (a rerun resumes each; 
 studies is trained once), then writes WORKDIR/ablations.json and the figures:
 - fig11_lambda.png: z_mean and z_logvar per dimension over the z bank's training pairs, one column per
   λ. Our λ weights the reconstruction term of Eq. 5; the paper's Fig. 11 calls its λ "the weight of the
-  KL term", i.e. our 1/λ (with Adam, scaling the whole loss changes nothing), so the paper's
+  KL term", i.e. our 1/λ (Adam normalises the scale of the whole loss away), so the paper's
   "larger λ" is our smaller one.
 - fig12_z_size.png: convergence curves (test reconstruction error and the smoothed training one) per
   size of z, labelled with the PCA components covering 95 % of z_mean's variance.
@@ -23,9 +23,19 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
+from visual_dynamics.config import config_error, parse_flags
+
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 GRID = "grid"
 PAPER = {"fig12_pca_components_95": {"8": 3, "32": 3, "128": 3, "3200": 5}}
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
 
 flags.DEFINE_string("workdir", "workdirs/shapes_ablations", "Root of the runs and the results.")
 flags.DEFINE_enum("study", "both", ["lambda", "z_size", "both"], "Which ablation to run.")
@@ -33,9 +43,16 @@ flags.DEFINE_list("lambdas", ["10", "100", "1000"], "λ (config.recon_weight) of
                   "they use the config's z.")
 flags.DEFINE_list("z_sizes", ["8", "32", "128", GRID], "Sizes of z of the Fig. 12 runs ('grid': the "
                   "encoder's k x k grid); they use the config's λ.")
-config_flags.DEFINE_config_file("config", os.path.join(CONFIG_DIR, "shapes.py") + ":small",
-                                "Base config of every run; --config.KEY=VALUE overrides.",
-                                lock_config=True)
+try:  # The config file is loaded, with the --config.KEY=VALUE overrides, as it is defined.
+    config_flags.DEFINE_config_file("config", os.path.join(CONFIG_DIR, "shapes.py") + ":small",
+                                    "Base config of every run; --config.KEY=VALUE overrides.",
+                                    lock_config=True)
+except Exception as e:  # pylint: disable=broad-except
+    sys.exit(f"error: {config_error(e)}")
+flags.register_validator("lambdas", lambda v: all(_is_number(x) and float(x) > 0 for x in v),
+                         "--lambdas takes positive numbers, e.g. 10,100,1000")
+flags.register_validator("z_sizes", lambda v: all(x == GRID or (x.isdigit() and int(x) > 0) for x in v),
+                         f"--z_sizes takes positive whole numbers or '{GRID}', e.g. 8,32,128,{GRID}")
 FLAGS = flags.FLAGS
 
 
@@ -43,13 +60,13 @@ def run_name(z_size, recon_weight: float) -> str:
     return f"z{z_size or GRID}_lambda{recon_weight:g}"
 
 
-def settings(study: str, base) -> dict[str, list]:
-    """{study: [(z_size or None, λ), ...]} for the chosen studies."""
+def settings(study: str, base, lambdas: list[str], z_sizes: list[str]) -> dict[str, list]:
+    """{study: [(z_size or None, λ), ...]} for the chosen studies; each varies one entry of `base`."""
     out = {}
     if study in ("lambda", "both"):
-        out["lambda"] = [(base.model.z_size, float(lam)) for lam in FLAGS.lambdas]
+        out["lambda"] = [(base.model.z_size, float(lam)) for lam in lambdas]
     if study in ("z_size", "both"):
-        out["z_size"] = [(None if z == GRID else int(z), base.recon_weight) for z in FLAGS.z_sizes]
+        out["z_size"] = [(None if z == GRID else int(z), base.recon_weight) for z in z_sizes]
     return out
 
 
@@ -99,7 +116,7 @@ def main(argv):
 
     logging.set_verbosity(logging.WARNING)
     base = FLAGS.config
-    studies = settings(FLAGS.study, base)
+    studies = settings(FLAGS.study, base, FLAGS.lambdas, FLAGS.z_sizes)
     todo = list(dict.fromkeys(s for runs in studies.values() for s in runs))
     runs = {}
     for i, (z_size, recon_weight) in enumerate(todo):
@@ -148,4 +165,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -15,7 +15,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from visual_dynamics.config import VARIANTS
+from visual_dynamics.config import VARIANTS, config_error, parse_flags
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 DATASETS = sorted(f[:-3] for f in os.listdir(CONFIG_DIR) if f.endswith(".py") and f != "__init__.py")
@@ -29,15 +29,6 @@ def _dataset_from_argv(argv: list[str]) -> str:
         if arg == "--dataset" and i + 1 < len(argv):
             return argv[i + 1]
     return "shapes:small"
-
-
-def _config_error(e: Exception) -> str:
-    """One line for a config mistake: an unknown key (with ml_collections' suggestion) or value."""
-    if isinstance(e, (AttributeError, KeyError)):
-        text = str(e).strip("'\"").replace("\\n", " ").replace("\\'", "'")
-        return f"unknown config key {text}. Keys are listed in experiments/configs/ and " \
-               f"visual_dynamics/config.py."
-    return str(e)
 
 
 _DATASET = _dataset_from_argv(sys.argv)
@@ -59,17 +50,8 @@ try:  # Loading the config file applies the --config.KEY=VALUE overrides already
         "Config file (set by --dataset); override entries with --config.KEY=VALUE.",
         lock_config=True)
 except Exception as e:  # pylint: disable=broad-except
-    sys.exit(f"error: {_config_error(e)}")
+    sys.exit(f"error: {config_error(e)}")
 FLAGS = flags.FLAGS
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's parsing, with config mistakes (unknown key, bad variant) as one-line errors."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        cause = e.__cause__ or e.__context__
-        sys.exit(f"error: {_config_error(cause) if cause else e}")
 
 
 def main(argv):
@@ -97,4 +79,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=parse_flags)

@@ -55,13 +55,17 @@ def test_image_files_that_are_not_rgb(tmp_path, mode):
         sampling.load_image(str(path), 32)
 
 
-@pytest.mark.parametrize("override,message", [
-    ("--config.nonexistent_key=1", "unknown config key nonexistent_key"),
-    ("--config.model.kernel_sise=3", 'Did you mean "kernel_size"'),
-    ("--config.batch_size=abc", "invalid literal for int"),
+@pytest.mark.parametrize("script,override,message", [
+    ("train.py", "--config.nonexistent_key=1", "unknown config key nonexistent_key"),
+    ("train.py", "--config.model.kernel_sise=3", 'Did you mean "kernel_size"'),
+    ("train.py", "--config.batch_size=abc", "invalid literal for int"),
+    ("ablate_shapes.py", "--config.modle.z_size=3", 'Did you mean "model"'),
+    ("ablate_shapes.py", "--config.model.z_size=x", "invalid literal for int"),
+    ("ablate_shapes.py", "--z_sizes=8,big", "--z_sizes takes positive whole numbers or 'grid'"),
+    ("ablate_shapes.py", "--lambdas=10,-1", "--lambdas takes positive numbers"),
 ])
-def test_config_typos(override, message):
-    done = _run("train.py", "--dataset=shapes:tiny", override)
+def test_config_typos(script, override, message):
+    done = _run(script, override, *(["--dataset=shapes:tiny"] if script == "train.py" else []))
     assert done.returncode != 0 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 

@@ -3,7 +3,10 @@
 Dataset configs in experiments/configs/ start from `base_config()` and override a few fields.
 """
 
+import sys
+
 import ml_collections
+from absl import flags
 
 # Motion-encoder layer specs (channels, padding, pool after) that reach the paper's 5 x 5 grid.
 PAPER_ENCODER_128 = (
@@ -150,3 +153,22 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str,
     if variant == "tiny":
         c.builder_config = tiny_builder_config
     return c
+
+
+def config_error(e: Exception) -> str:
+    """One line for a config mistake: an unknown key (with ml_collections' suggestion) or value."""
+    if isinstance(e, (AttributeError, KeyError)):
+        text = str(e).strip("'\"").replace("\\n", " ").replace("\\'", "'")
+        return f"unknown config key {text}. Keys are listed in experiments/configs/ and " \
+               f"visual_dynamics/config.py."
+    return str(e)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing (`app.run(main, flags_parser=parse_flags)`) with config mistakes (an
+    unknown --config.KEY, a bad value or variant) as one-line errors instead of tracebacks."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        cause = e.__cause__ or e.__context__
+        sys.exit(f"error: {config_error(cause) if cause else e}")
