@@ -219,12 +219,13 @@ class CrossConvNet(nn.Module):
     def setup(self):
         shared = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name,
                       dtype=self.compute_dtype, conv_weight_grad=self.conv_weight_grad)
-        self.motion_encoder = MotionEncoder(self.motion_encoder_layers, self.z_size, self.conv_size,
-                                            **shared)
+        self.motion_encoder = MotionEncoder(self.motion_encoder_layers, z_size=self.z_size,
+                                            conv_size=self.conv_size, **shared)
         self.kernel_decoder = KernelDecoder(self.kernel_size, len(self.pyramid_scales),
                                             self.image_encoder_channels[-1],
-                                            self.kernel_decoder_channels, self.z_size is not None,
-                                            self.conv_size, **shared)
+                                            self.kernel_decoder_channels,
+                                            dense_input=self.z_size is not None,
+                                            conv_size=self.conv_size, **shared)
         self.image_encoders = [
             ImageEncoder(self.image_encoder_channels, self.image_encoder_pool_after,
                          self.conv_size, **shared, name=f"image_encoder{s}")
