@@ -74,27 +74,23 @@ def main(argv):
     results = {"workdir": FLAGS.workdir, "dataset": predictor.config.dataset}
     print("Analogies ...", flush=True)
     results["analogy"] = analogy_results(predictor, builder)
-    test = builder.as_data_source(split="test")
-    pairs = [test[i] for i in range(min(FLAGS.num_pairs, len(test)))]
-    images = np.stack([p["image"] for p in pairs])
-    next_images = np.stack([p["next_image"] for p in pairs])
+    pairs = pipeline.first_examples(builder.as_data_source(split="test"), FLAGS.num_pairs)
+    images, next_images = pairs["image"], pairs["next_image"]
     scores = {}
     for name, model in (("ours", predictor), ("ae", ae)):
         if model is not None:
-            print(f"Sampling {FLAGS.num_samples} next frames for {len(pairs)} test pairs ({name}) ...",
+            print(f"Sampling {FLAGS.num_samples} next frames for {len(images)} test pairs ({name}) ...",
                   flush=True)
             scores[name] = sample_quality.model_scores(model, images, next_images, FLAGS.num_samples,
                                                        ns=_ns())
     if FLAGS.num_flow_train:
         print(f"Flow baseline: flows of {FLAGS.num_flow_train} training pairs ...", flush=True)
-        train_source = builder.as_data_source(split="train")
-        train_pairs = [train_source[i] for i in range(min(FLAGS.num_flow_train, len(train_source)))]
-        baseline = flow_baseline.FlowBaseline(np.stack([p["image"] for p in train_pairs]),
-                                              np.stack([p["next_image"] for p in train_pairs]))
+        train_pairs = pipeline.first_examples(builder.as_data_source(split="train"), FLAGS.num_flow_train)
+        baseline = flow_baseline.FlowBaseline(train_pairs["image"], train_pairs["next_image"])
         frames = baseline.sample(images, FLAGS.num_samples, np.random.default_rng(0))
         scores["flow"] = sample_quality.frame_scores(frames, next_images, predictor.image_size, ns=_ns())
     scores["copy"] = sample_quality.copy_scores(images, next_images, predictor.image_size, ns=_ns())
-    results["sample_quality"] = dict(scores, num_pairs=len(pairs), num_samples=FLAGS.num_samples)
+    results["sample_quality"] = dict(scores, num_pairs=len(images), num_samples=FLAGS.num_samples)
 
     output = FLAGS.output or os.path.join(FLAGS.workdir, "applications.json")
     with open(output, "w") as f:

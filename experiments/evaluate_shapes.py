@@ -57,12 +57,6 @@ class Progress:
             print(f"  {self.what}: {done}/{total} ({time.time() - self.start:.0f} s)", flush=True)
 
 
-def load_split(source, count: int, keys=("image", "next_image", "visible_mask")) -> dict:
-    count = min(count, len(source))
-    examples = [source[i] for i in range(count)]
-    return {k: np.stack([e[k] for e in examples]) for k in keys}
-
-
 def generated_pairs(spec, seed: int, count: int, progress: Progress) -> dict:
     """`count` ground-truth pairs of the test generator (the first ones are the stored test split)."""
     pairs = []
@@ -124,7 +118,8 @@ def main(argv):
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(FLAGS.seed)
     spec = shapes.ShapesSpec(image_size=builder.builder_config.image_size)
-    test = load_split(builder.as_data_source(split="test"), FLAGS.num_test_images)
+    test = pipeline.first_examples(builder.as_data_source(split="test"), FLAGS.num_test_images,
+                                   keys=("image", "next_image", "visible_mask"))
     results = {"workdir": FLAGS.workdir, "paper": {"fig5": PAPER_FIG5, "table1": PAPER_TABLE1},
                "settings": {k: getattr(FLAGS, k) for k in ("num_test_images", "samples_per_image",
                                                            "num_truth", "num_check", "num_flow_train",
@@ -156,8 +151,7 @@ def main(argv):
             motions[name] = shapes_motion.model_motions(model, images, masks, FLAGS.samples_per_image,
                                                      FLAGS.seed, Progress(name))
     print(f"Flow baseline: flows of {FLAGS.num_flow_train} training pairs", flush=True)
-    train_pairs = load_split(builder.as_data_source(split="train"), FLAGS.num_flow_train,
-                             keys=("image", "next_image"))
+    train_pairs = pipeline.first_examples(builder.as_data_source(split="train"), FLAGS.num_flow_train)
     baseline = flow_baseline.FlowBaseline(train_pairs["image"], train_pairs["next_image"],
                                        progress=Progress("training flows"))
     motions["flow"] = shapes_motion.flow_baseline_motions(baseline, images, masks, FLAGS.samples_per_image,

@@ -257,6 +257,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     p_rng = replicate(noise_rng)
     writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
     metrics_log = MetricsLog(workdir, start_step)
+
+    def log_scalars(step: int, scalars: dict) -> None:
+        """To TensorBoard and to metrics.jsonl."""
+        for name, value in scalars.items():
+            writer.add_scalar(name, value, step)
+        metrics_log.write(step, scalars)
+
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
 
     results = {}
@@ -264,7 +271,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if start_step == 0:
         results["first_eval_recon"] = evaluate(inference, variables_of(state), eval_data)["recon"]
         print(f"eval at step 0: test recon {results['first_eval_recon']:.4g}", flush=True)
-        metrics_log.write(0, {"eval/recon": results["first_eval_recon"]})
+        log_scalars(0, {"eval/recon": results["first_eval_recon"]})
     last_log_time, last_log_step = time.time(), start_step
     for step in range(start_step + 1, config.num_train_steps + 1):
         batch = next(batches)
@@ -283,10 +290,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             print(f"step {step}/{config.num_train_steps} | loss {metrics['loss']:.4g} "
                   f"kl {metrics['kl']:.4g} recon {metrics['recon']:.4g} | {rate:.2f} steps/s "
                   f"| ETA {_format_seconds(eta)}", flush=True)
-            for k, v in metrics.items():
-                writer.add_scalar(f"train/{k}", v, step)
-            writer.add_scalar("train/steps_per_sec", rate, step)
-            metrics_log.write(step, {f"train/{k}": v for k, v in metrics.items()})
+            log_scalars(step, {**{f"train/{k}": v for k, v in metrics.items()},
+                               "train/steps_per_sec": rate})
 
         last = step == config.num_train_steps
         if step % config.eval_every_steps == 0 or last:
@@ -298,10 +303,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                               jax.random.fold_in(grid_rng, step))
             print(f"eval at step {step}: test recon {results['recon']:.4g} (copying the input: "
                   f"{results['recon_zero_motion']:.4g}); samples in {path}", flush=True)
-            writer.add_scalar("eval/recon", results["recon"], step)
-            writer.add_scalar("eval/recon_zero_motion", results["recon_zero_motion"], step)
-            metrics_log.write(step, {"eval/recon": results["recon"],
-                                     "eval/recon_zero_motion": results["recon_zero_motion"]})
+            log_scalars(step, {"eval/recon": results["recon"],
+                               "eval/recon_zero_motion": results["recon_zero_motion"]})
         if step % config.checkpoint_every_steps == 0 or last:
             checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
     writer.close()

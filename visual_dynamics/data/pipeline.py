@@ -82,8 +82,13 @@ def prepared_builder(dataset: str, builder_config: Optional[str], data_dir: Opti
     return builder
 
 
-def _stack(examples) -> dict:
-    return {key: np.stack([e[key] for e in examples]) for key in TRAINING_KEYS}
+def _stack(examples, keys=TRAINING_KEYS) -> dict:
+    return {key: np.stack([e[key] for e in examples]) for key in keys}
+
+
+def first_examples(source, count: int, keys=TRAINING_KEYS) -> dict:
+    """The first `count` examples of a split (all if it is shorter) as {key: stacked array}."""
+    return _stack([source[i] for i in range(min(count, len(source)))], keys)
 
 
 def train_batches(source, batch_size: int, seed: int, start_step: int = 0,
