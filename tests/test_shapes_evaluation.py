@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 from visual_dynamics.data import shapes
-from visual_dynamics.evaluation import flow_baseline, latent_stats, motion_metric, toy
+from visual_dynamics.evaluation import flow_baseline, latent_stats, motion_metric, shapes_motion, toy
 from visual_dynamics.metrics_log import curve, read_metrics
 
 
@@ -41,6 +41,17 @@ def test_flow_measures_a_rendered_shape_moved_by_a_known_amount():
         errors.append(np.abs(measured - pair["displacement"])[visible])
     errors = np.concatenate(errors)
     assert np.median(errors) < 0.15 and np.mean(errors) < 0.4  # pixels; displacements span +-4
+
+
+def test_motions_measured_on_threads_equal_those_measured_one_by_one():
+    spec = shapes.ShapesSpec(image_size=64)
+    pairs = [shapes.generate_pair(spec, shapes.example_rng(3, "test", i)) for i in range(300)]
+    images, next_images, masks = (np.stack([p[k] for p in pairs]) for k in ("image", "next_image", "visible_mask"))
+    seen = []
+    threaded = shapes_motion.measured_motions(images, next_images, masks, lambda done, total: seen.append(done))
+    one_by_one = np.stack([motion_metric.object_motions(*p) for p in zip(images, next_images, masks)])
+    np.testing.assert_array_equal(threaded, one_by_one)  # same order, same values, NaNs included
+    assert seen == [256, 300]
 
 
 def test_warping_by_a_uniform_flow_translates_the_image():

@@ -10,6 +10,8 @@ import os
 import ml_collections
 import orbax.checkpoint as ocp
 
+from visual_dynamics.atomic import atomic_path
+
 CONFIG_FILE = "config.json"
 
 
@@ -25,11 +27,8 @@ def checkpoint_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointMana
 
 def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
     """Writes workdir/config.json atomically."""
-    path = os.path.join(workdir, CONFIG_FILE)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
+    with atomic_path(os.path.join(workdir, CONFIG_FILE)) as tmp, open(tmp, "w") as f:
         f.write(config.to_json(indent=2))
-    os.replace(tmp, path)
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:

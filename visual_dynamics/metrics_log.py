@@ -8,6 +8,8 @@ unbroken run.
 import json
 import os
 
+from visual_dynamics.atomic import atomic_path
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -17,10 +19,8 @@ class MetricsLog:
     def __init__(self, workdir: str, resume_step: int):
         self.path = os.path.join(workdir, METRICS_FILE)
         kept = [r for r in read_metrics(workdir) if r["step"] <= resume_step]
-        tmp = f"{self.path}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
+        with atomic_path(self.path) as tmp, open(tmp, "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in kept)
-        os.replace(tmp, self.path)
 
     def write(self, step: int, metrics: dict) -> None:
         with open(self.path, "a") as f:

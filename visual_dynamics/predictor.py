@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from visual_dynamics import preprocessing, sampling, train, visualization
+from visual_dynamics import pretrained, preprocessing, sampling, train, visualization
 from visual_dynamics.config import as_autoencoder
 from visual_dynamics.model import CrossConvNet, latent_size
 from visual_dynamics.z_bank import ZBank
@@ -66,6 +66,16 @@ class Predictor:
         except FileNotFoundError:
             bank = None  # training has not finished: sampling falls back to the prior
         return cls(saved, variables, bank)
+
+    @classmethod
+    def from_pretrained(cls, name: str = "shapes_small") -> "Predictor":
+        """A model shipped with the package (`visual_dynamics.pretrained.available()` lists them),
+        with its z bank; no network access.
+
+        Raises:
+          ValueError: no shipped model has that name.
+        """
+        return cls(*pretrained.load(name))
 
     # --- input checks -----------------------------------------------------------------------------
 

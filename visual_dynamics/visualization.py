@@ -6,6 +6,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from visual_dynamics.atomic import atomic_path
+
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """float in [0, 1] or uint8 [H, W, 3] -> uint8."""
@@ -28,9 +30,8 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, upscale: int 
 
 
 def _atomic_save(image: Image.Image, path: str, **kwargs) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    image.save(tmp, format=os.path.splitext(path)[1][1:].upper(), **kwargs)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=os.path.splitext(path)[1][1:].upper(), **kwargs)
 
 
 def save_png(image: np.ndarray, path: str) -> None:

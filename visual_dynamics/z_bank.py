@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from visual_dynamics.atomic import atomic_path
+
 Z_BANK_FILE = "z_bank.npz"
 
 
@@ -31,20 +33,22 @@ class ZBank:
         index = jax.random.randint(index_key, (n,), 0, self.z_mean.shape[0])
         return jnp.asarray(self.z_mean)[index] + jnp.exp(0.5 * jnp.asarray(self.z_logvar)[index]) * noise
 
-    def save(self, workdir: str) -> str:
-        """Writes workdir/z_bank.npz atomically; returns its path."""
-        path = os.path.join(workdir, Z_BANK_FILE)
-        tmp = f"{path}.tmp{os.getpid()}.npz"
-        np.savez(tmp, z_mean=self.z_mean, z_logvar=self.z_logvar, step=self.step)
-        os.replace(tmp, path)
+    def save(self, directory: str, dtype=np.float32) -> str:
+        """Writes directory/z_bank.npz atomically (compressed, z_mean and z_logvar as `dtype`:
+        float16 halves a shipped model's bank); returns its path."""
+        path = os.path.join(directory, Z_BANK_FILE)
+        with atomic_path(path) as tmp:
+            np.savez_compressed(tmp, z_mean=self.z_mean.astype(dtype), z_logvar=self.z_logvar.astype(dtype),
+                                step=self.step)
         return path
 
     @classmethod
-    def load(cls, workdir: str) -> "ZBank":
-        path = os.path.join(workdir, Z_BANK_FILE)
+    def load(cls, directory: str) -> "ZBank":
+        """The bank in directory/z_bank.npz, as float32."""
+        path = os.path.join(directory, Z_BANK_FILE)
         if not os.path.exists(path):
             raise FileNotFoundError(
                 f"{path} is missing: training writes it at its end. Finish (or rerun, which "
-                f"resumes) the training in {workdir}, or sample with --from_prior.")
+                f"resumes) the training in {directory}, or sample with --from_prior.")
         with np.load(path) as f:
-            return cls(f["z_mean"], f["z_logvar"], int(f["step"]))
+            return cls(f["z_mean"].astype(np.float32), f["z_logvar"].astype(np.float32), int(f["step"]))

@@ -1,0 +1,43 @@
+"""Packs a finished run into a shipped model: visual_dynamics/pretrained/<name>/ (or --output_dir).
+
+  python experiments/export_pretrained.py --workdir=workdirs/shapes_small --name=shapes_small
+
+Writes config.json, variables.npz (parameters and BatchNorm statistics of the newest checkpoint, or
+--step) and z_bank.npz (float16); then `Predictor.from_pretrained(name)` loads it. The folder's
+README.md (how the model was trained and what it scores) is written by hand.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_string("workdir", None, "A finished training run.", required=True)
+flags.DEFINE_string("name", None, "Name of the shipped model.", required=True)
+flags.DEFINE_string("output_dir", None, "Default: visual_dynamics/pretrained/NAME.")
+flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from visual_dynamics import checkpointing, pretrained, train
+    from visual_dynamics.z_bank import ZBank
+
+    try:
+        config, variables, step = train.restore_variables(FLAGS.workdir, FLAGS.step)
+        bank = ZBank.load(FLAGS.workdir)
+    except (checkpointing.NoCheckpointError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    if bank.step != step:
+        sys.exit(f"error: {FLAGS.workdir}/z_bank.npz was computed at step {bank.step}, not at the "
+                 f"checkpoint's step {step}; finish the run (rerun its training command) first")
+    out = FLAGS.output_dir or os.path.join(pretrained.ROOT, FLAGS.name)
+    pretrained.export(config, variables, bank, out)
+    size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    print(f"Wrote {out} (step {step}, {size / 2 ** 20:.2f} MiB)")
+
+
+if __name__ == "__main__":
+    app.run(main)
