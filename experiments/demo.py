@@ -1,13 +1,18 @@
 """What a trained model can show, one subcommand each; PNGs, GIFs and grids in an output folder.
 
+  python experiments/demo.py sample      --pretrained=shapes_small --image=a.png   # the shipped model
   python experiments/demo.py sample      --workdir=W --image=a.png [--image=b.png] [--num_samples=8]
   python experiments/demo.py transfer    --workdir=W --source=s0.png --source_next=s1.png --image=t.png
   python experiments/demo.py extrapolate --workdir=W --image=a.png --next_image=a1.png [--steps=8]
   python experiments/demo.py traverse    --workdir=W --image=a.png [--next_image=a1.png] [--dims=3,17]
   python experiments/demo.py layers      --workdir=W --image=a.png
 
-Images are 8-bit RGB files of any size (resized to the model's input). Output: --output_dir
-(default WORKDIR/demo/<subcommand>). `python experiments/demo.py SUBCOMMAND --help` explains each.
+Every subcommand takes a training run (--workdir) or a model shipped with the package (--pretrained).
+Images are files of any size and format Pillow reads; grayscale, palette, RGBA (composited on white)
+and 16-bit images are converted to 8-bit RGB, with a line saying so; all are resized to the model's
+input. Output: --output_dir (default WORKDIR/demo/<subcommand>, or demo/<pretrained>/<subcommand>).
+`python experiments/demo.py SUBCOMMAND --help` explains each. A file that is not a readable image
+stops the command with one line naming it (exit code 2).
 """
 
 import argparse
@@ -16,7 +21,7 @@ import sys
 
 import numpy as np
 
-from visual_dynamics import sampling
+from visual_dynamics import preprocessing
 from visual_dynamics import visualization as vis
 
 HELP = {
@@ -46,10 +51,11 @@ def parse_args(argv):
     sub = {}
     for name, text in HELP.items():
         sub[name] = commands.add_parser(name, help=text.split(" (")[0].split(":")[0], description=text)
-        sub[name].add_argument("--workdir", required=True, help="A training workdir (config.json, "
-                               "checkpoints/, z_bank.npz).")
+        model = sub[name].add_mutually_exclusive_group(required=True)
+        model.add_argument("--workdir", help="A training workdir (config.json, checkpoints/, z_bank.npz).")
+        model.add_argument("--pretrained", help="A model shipped with the package, e.g. shapes_small.")
         sub[name].add_argument("--output_dir", help="Default: WORKDIR/demo/SUBCOMMAND.")
-        sub[name].add_argument("--step", type=int, help="Checkpoint step (default: the newest).")
+        sub[name].add_argument("--step", type=int, help="Checkpoint step of --workdir (default: the newest).")
     sub["sample"].add_argument("--image", action="append", required=True, help="Repeat for several.")
     sub["sample"].add_argument("--num_samples", type=int, default=8)
     sub["sample"].add_argument("--seed", type=int, default=0, help="Seed of the z draws.")
@@ -151,10 +157,17 @@ COMMANDS = {"sample": sample, "transfer": transfer, "extrapolate": extrapolate, 
             "layers": layers}
 
 
+def load_image(path: str, size: int) -> np.ndarray:
+    """The image file at `path` as uint8 [size, size, 3]; says so when it had to be converted."""
+    image, converted = preprocessing.load_image(path, size)
+    if converted:
+        print(f"{path}: {converted}; converted to 8-bit RGB", flush=True)
+    return image
+
+
 def run(args, predictor, out: str) -> str:
     """Writes the subcommand's files into `out`; returns the one to look at first."""
-    rows = COMMANDS[args.command](args, predictor, out,
-                                  lambda path: sampling.load_image(path, predictor.image_size))
+    rows = COMMANDS[args.command](args, predictor, out, lambda path: load_image(path, predictor.image_size))
     if not rows:
         return os.path.join(out, "scale_0.png")
     grid_path = os.path.join(out, "grid.png")
@@ -175,13 +188,19 @@ def main(argv=None):
     from visual_dynamics.predictor import Predictor
 
     logging.set_verbosity(logging.WARNING)
-    out = args.output_dir or os.path.join(args.workdir, "demo", args.command)
+    source = args.workdir or f"the shipped model {args.pretrained!r}"
+    out = args.output_dir or (os.path.join(args.workdir, "demo", args.command) if args.workdir
+                              else os.path.join("demo", args.pretrained, args.command))
     try:
-        predictor = Predictor.from_checkpoint(args.workdir, args.step)
+        predictor = (Predictor.from_checkpoint(args.workdir, args.step) if args.workdir
+                     else Predictor.from_pretrained(args.pretrained))
         os.makedirs(out, exist_ok=True)
-        print(f"{args.command}: model of {args.workdir} ({predictor.image_size} px, z of "
-              f"{predictor.latent_size}); writing to {out}", flush=True)
+        print(f"{args.command}: {source} ({predictor.image_size} px, z of {predictor.latent_size}); "
+              f"writing to {out}", flush=True)
         first = run(args, predictor, out)
+    except preprocessing.ImageFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
     print(f"Done; look at {first}")

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, tiny_config
-from visual_dynamics import checkpointing, sampling, train
+from visual_dynamics import checkpointing, train
 from visual_dynamics.data import pipeline
 
 
@@ -34,25 +34,6 @@ def test_unprepared_real_dataset_stops_training_with_the_command_to_prepare_it(t
     assert ("python experiments/prepare_data.py --dataset=exercise --builder_config=size_128 "
             "--manual_dir=") in done.stderr
     assert "Traceback" not in done.stderr
-
-
-@pytest.mark.parametrize("image,match", [
-    (np.zeros((8, 8), np.uint8), "1 channel"),
-    (np.zeros((8, 8, 1), np.uint8), "1 channel"),
-    (np.zeros((8, 8, 4), np.uint8), "4 channels"),
-    (np.zeros((8, 8, 3), np.float32), "dtype uint8"),
-])
-def test_image_arrays_with_wrong_channels_or_dtype(image, match):
-    with pytest.raises(ValueError, match=match):
-        sampling.resize_image(image, 32)
-
-
-@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16"])
-def test_image_files_that_are_not_rgb(tmp_path, mode):
-    path = tmp_path / f"{mode.replace(';', '')}.png"
-    Image.new(mode, (10, 10)).save(path)
-    with pytest.raises(ValueError, match=r"convert\('RGB'\)"):
-        sampling.load_image(str(path), 32)
 
 
 @pytest.mark.parametrize("script,override,message", [

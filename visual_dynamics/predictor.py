@@ -5,8 +5,9 @@
     z = predictor.encode(image, next_image)               # [Z]
     analogy = predictor.transfer(z, other_image)          # uint8 [S, S, 3]
 
-Images are numpy uint8 RGB of any size, one [H, W, 3] or a batch [B, H, W, 3]; they are resized to the
-model's input side S, and outputs are uint8 at S x S. Each method compiles once per input shape.
+Images are numpy arrays of any size, one [H, W, 3] or a batch [B, H, W, 3] of uint8 RGB (also
+grayscale [H, W] or [H, W, 1], RGBA [H, W, 4], uint16 or floats in [0, 1], converted to 8-bit RGB);
+they are resized to the model's input side S, and outputs are uint8 at S x S. Each method compiles once per input shape.
 """
 
 import json
@@ -80,14 +81,18 @@ class Predictor:
     # --- input checks -----------------------------------------------------------------------------
 
     def _images(self, images: np.ndarray) -> tuple[np.ndarray, bool]:
-        """[H, W, 3] or [B, H, W, 3] uint8 -> ([B, S, S, 3], whether one image was given)."""
+        """One image [H, W] / [H, W, C] or a batch [B, H, W, C] -> ([B, S, S, 3] uint8, whether one
+        image was given). C is 1, 3 or 4 (alpha composited on white); values uint8, uint16 or floats
+        in [0, 1] (`preprocessing.as_rgb_uint8`)."""
         images = np.asarray(images)
-        single = images.ndim == 3
+        images = images[..., None] if images.ndim == 2 else images
+        single = images.ndim == 3 and images.shape[-1] in (1, 3, 4)
         batch = images[None] if single else images
         if batch.ndim != 4:
-            raise ValueError(f"expected an image [H, W, 3] or a batch [B, H, W, 3]; got shape "
-                             f"{images.shape}")
-        return np.stack([sampling.resize_image(i, self.image_size) for i in batch]), single
+            raise ValueError(f"expected an image [H, W] or [H, W, C] or a batch [B, H, W, C] (C = 1, 3 or "
+                             f"4); got shape {images.shape}")
+        rgb = [preprocessing.as_rgb_uint8(i)[0] for i in batch]
+        return np.stack([preprocessing.resize_image(i, self.image_size) for i in rgb]), single
 
     def _z(self, z, batch: int) -> jnp.ndarray:
         """[Z] or [B, Z] -> [batch, Z]."""

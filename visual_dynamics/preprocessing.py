@@ -1,14 +1,26 @@
-"""Image conventions of the original release, and validation of user images.
+"""Image conventions of the original release, and user images: reading, converting, resizing.
 
 Network input: RGB in [0, 1] minus a per-channel mean. Target: v = (J - I) * diff_scale at the
 motion decoder's resolution. Predicted frame: I + v_hat / diff_scale, upsampled to I's size.
+
+User images (files or arrays) become 8-bit RGB first: grayscale is repeated over the channels, an
+alpha channel is composited on white, 16-bit and float [0, 1] values are rounded to 8 bits. Two
+resizes, for two jobs: `resize_image` (PIL bilinear, on the host) brings a user's image of any size to
+the model's input once, before batching; `resize_square` (jax.image, antialiased) resizes inside
+jitted code, on the device.
 """
 
-from typing import Sequence
+import os
+from typing import Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+
+class ImageFileError(ValueError):
+    """An image file that cannot be used: missing, empty, not an image, or damaged."""
 
 
 def check_rgb_uint8(images: np.ndarray, what: str = "image") -> None:
@@ -61,3 +73,92 @@ def predicted_frame(image_uint8: jnp.ndarray, v_hat: jnp.ndarray, diff_scale: fl
     """I + v_hat / diff_scale as float in [0, 1], v_hat upsampled to I's size: [B, H, W, 3]."""
     v = resize_square(v_hat, image_uint8.shape[1]) / diff_scale
     return jnp.clip(image_uint8.astype(jnp.float32) / 255.0 + v, 0.0, 1.0)
+
+
+def as_rgb_uint8(image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
+    """An image array -> (uint8 RGB [H, W, 3], what was converted or None).
+
+    Takes [H, W] or [H, W, 1 | 3 | 4] arrays of uint8, uint16 (16-bit) or floats in [0, 1]; alpha
+    (4 channels) is composited on white.
+
+    Raises:
+      ValueError: another shape, dtype or value range.
+    """
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"an image must be [H, W] or [H, W, C] with C = 1 (gray), 3 (RGB) or 4 (RGBA); "
+                         f"got shape {image.shape}")
+    steps = []
+    if image.dtype == np.uint8:
+        values = image.astype(np.float64) / 255.0
+    elif image.dtype == np.uint16:
+        values, steps = image.astype(np.float64) / 65535.0, ["16-bit to 8-bit"]
+    elif np.issubdtype(image.dtype, np.floating):
+        if not np.all(np.isfinite(image)) or image.min() < 0.0 or image.max() > 1.0:
+            raise ValueError(f"a float image must hold values in [0, 1]; got values in "
+                             f"[{np.nanmin(image):.4g}, {np.nanmax(image):.4g}]"
+                             + ("" if np.all(np.isfinite(image)) else " and NaN or inf"))
+        values, steps = image.astype(np.float64), [f"{image.dtype} to 8-bit"]
+    else:
+        raise ValueError(f"an image must have dtype uint8, uint16 or float (in [0, 1]); got {image.dtype}")
+    if values.shape[-1] == 4:
+        alpha = values[..., 3:]
+        values, steps = values[..., :3] * alpha + (1.0 - alpha), steps + ["alpha composited on white"]
+    if values.shape[-1] == 1:
+        values, steps = np.repeat(values, 3, axis=-1), steps + ["grayscale to RGB"]
+    if not steps:
+        return image, None
+    return (values * 255.0).round().astype(np.uint8), ", ".join(steps)
+
+
+def read_image(path: str) -> tuple[np.ndarray, Optional[str]]:
+    """An image file (any format Pillow reads) -> (uint8 RGB [H, W, 3], what was converted, or None for
+    an 8-bit RGB file).
+
+    Raises:
+      ImageFileError: the file is missing, empty, not an image, or damaged (e.g. truncated).
+    """
+    if not os.path.isfile(path):
+        raise ImageFileError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise ImageFileError(f"{path}: the file is empty (0 bytes)")
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes now, so that a truncated file fails here
+            mode = image.mode
+            if mode in ("P", "PA", "LA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
+                transparent = mode in ("PA", "LA") or "transparency" in image.info
+                image = image.convert("RGBA" if transparent else "RGB")
+            array = np.asarray(image)
+    except UnidentifiedImageError:
+        raise ImageFileError(f"{path}: not an image file (Pillow reads PNG, JPEG, GIF, BMP, TIFF, WebP, "
+                             f"...)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageFileError(f"{path}: the image is damaged or truncated ({e})") from None
+    if mode.startswith("I") and array.dtype != np.uint16:  # 16-bit PNGs often open as 32-bit 'I'
+        if array.min() < 0 or array.max() > 65535:
+            raise ImageFileError(f"{path}: a {mode!r} image with values outside 16 bits")
+        array = array.astype(np.uint16)
+    try:
+        rgb, converted = as_rgb_uint8(array)
+    except ValueError as e:
+        raise ImageFileError(f"{path}: a {mode!r} image that cannot be used: {e}") from None
+    if mode == "RGB" and converted is None:
+        return rgb, None
+    return rgb, f"a {mode!r} image: {converted or 'converted to RGB'}"
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of any size -> uint8 [size, size, 3] (PIL bilinear)."""
+    check_rgb_uint8(image)
+    if image.shape[:2] == (size, size):
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+
+
+def load_image(path: str, size: int) -> tuple[np.ndarray, Optional[str]]:
+    """`read_image`, resized to uint8 [size, size, 3]."""
+    image, converted = read_image(path)
+    return resize_image(image, size), converted

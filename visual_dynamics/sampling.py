@@ -3,9 +3,6 @@
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
-from PIL import Image
-
 from visual_dynamics import preprocessing
 from visual_dynamics.model import CrossConvNet, model_from_config
 
@@ -43,26 +40,3 @@ class Inference:
         """uint8 images [B, S, S, 3], z [B, Z] -> next frames I + v_hat / scale, float [B, S, S, 3]."""
         v_hat = self.decode(variables, images, z)
         return preprocessing.predicted_frame(jnp.asarray(images), v_hat, self.config.diff_scale)
-
-
-def load_image(path: str, size: int) -> np.ndarray:
-    """An RGB image file of any size -> uint8 [size, size, 3] (bilinear resize).
-
-    Raises:
-      ValueError: the file is not 3-channel RGB (grayscale, RGBA, palette ...) or not 8-bit.
-    """
-    with Image.open(path) as image:
-        if image.mode != "RGB":
-            raise ValueError(
-                f"{path} is a {image.mode!r} image ({len(image.getbands())} channel(s)); the model "
-                f"takes 8-bit RGB. Convert it, e.g. PIL.Image.open(path).convert('RGB').save(...)")
-        array = np.asarray(image)
-    return resize_image(array, size)
-
-
-def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 RGB [H, W, 3] of any size -> uint8 [size, size, 3]; validates shape and dtype."""
-    preprocessing.check_rgb_uint8(image)
-    if image.shape[:2] == (size, size):
-        return image
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
-from visual_dynamics import sampling
+from visual_dynamics import preprocessing
 from visual_dynamics.data import shapes
 from visual_dynamics.data.sprites import ACTIONS
 
@@ -70,7 +70,7 @@ def sprites_analogies(examples: Iterable[dict]) -> dict:
 def predictions(predictor, analogies: dict, batch_size: int = 64) -> dict:
     """{'ours', 'copy', 'add'}: uint8 [N, S, S, 3] predictions of target_next at the model's size S."""
     size = predictor.image_size
-    resized = {k: np.stack([sampling.resize_image(x, size) for x in analogies[k]]) for k in ANALOGY_KEYS}
+    resized = {k: np.stack([preprocessing.resize_image(x, size) for x in analogies[k]]) for k in ANALOGY_KEYS}
     ours = []
     for lo in range(0, len(resized["target"]), batch_size):
         chunk = slice(lo, lo + batch_size)

@@ -7,7 +7,7 @@ scores high for large N), and diversity is the mean RMS difference between two s
 
 import numpy as np
 
-from visual_dynamics import sampling
+from visual_dynamics import preprocessing
 from visual_dynamics.evaluation import image_metrics
 
 NS = (1, 10, 100)
@@ -26,15 +26,15 @@ def model_scores(predictor, images: np.ndarray, next_images: np.ndarray, num_sam
 
 def frame_scores(samples: np.ndarray, next_images: np.ndarray, size: int, ns=NS) -> dict:
     """The same scores for given predicted frames uint8 [B, M, H, W, 3] (e.g. the Flow baseline's)."""
-    samples = np.stack([[sampling.resize_image(f, size) for f in per_input] for per_input in samples])
-    truths = np.stack([sampling.resize_image(x, size) for x in next_images])
+    samples = np.stack([[preprocessing.resize_image(f, size) for f in per_input] for per_input in samples])
+    truths = np.stack([preprocessing.resize_image(x, size) for x in next_images])
     return dict(image_metrics.best_of_n(samples, truths, ns), diversity=image_metrics.diversity(samples))
 
 
 def copy_scores(images: np.ndarray, next_images: np.ndarray, size: int, ns=NS) -> dict:
     """The same scores for predicting J = I: one 'sample', so every N scores as N = 1."""
-    inputs = np.stack([sampling.resize_image(x, size) for x in images])
-    truths = np.stack([sampling.resize_image(x, size) for x in next_images])
+    inputs = np.stack([preprocessing.resize_image(x, size) for x in images])
+    truths = np.stack([preprocessing.resize_image(x, size) for x in next_images])
     one = image_metrics.best_of_n(inputs[:, None], truths, ns=(1,))
     return dict({f"{metric}@{n}": one[f"{metric}@1"] for metric in ("psnr", "ssim") for n in ns},
                 diversity=0.0)
