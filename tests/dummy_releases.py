@@ -135,9 +135,13 @@ def write_penn_action_archive(path: str, root: str) -> None:
         tar.add(os.path.join(root, "Penn_Action"), arcname="Penn_Action")
 
 
-# --- Exercise: exercise_dataset.zip (the layout our reader expects) and own videos ----------------
+# --- Exercise: exercise_dataset.zip in each layout the reader accepts, and own videos ------------------
 
 EXERCISE_SEQUENCES = {"train": {"seq_a": 11, "seq_b": 3}, "test": {"seq_c": 3}}
+# Pair layouts: split -> pair prefixes (relative to the archive's top folder).
+EXERCISE_PAIRS = {"train": ["train/clip01_0003", "train/clip01_0010", "train/clip02_0001", "train/clip02_0002"],
+                  "test": ["test/clip07_0005", "test/clip08_0001"], "val": ["val/clip05_0004"]}
+EXERCISE_SIZE = 128  # the release's frames, as its demo frames sample1_im1.png / _im2.png
 
 
 def exercise_frame(sequence: str, t: int, size: int = 140) -> np.ndarray:
@@ -147,21 +151,41 @@ def exercise_frame(sequence: str, t: int, size: int = 140) -> np.ndarray:
     return frame
 
 
-def write_exercise_zip(path: str) -> dict:
-    """exercise_dataset.zip with exercise_dataset/{train,test}/<seq>/<t>.png; returns {seq: frames}.
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
-    Frame files are numbered 1, 2, ..., 10 without padding, so time order is not string order.
+
+def write_exercise_zip(path: str, layout: str = "sequences", top: str = "exercise_dataset/",
+                       pairs: dict = None, unlisted_images: tuple = ()) -> dict:
+    """exercise_dataset.zip in one of the reader's layouts; returns what it holds.
+
+    'sequences': <top>{train,test}/<seq>/<t>.png, frames numbered 1, 2, ..., 10 without padding (time
+    order is not string order); returns {seq: frames}. 'pair_lists': <top>{train,test,val}.txt of prefixes
+    relative to <top>, and <prefix>_im1.png / _im2.png (128 px); 'pair_folders': the same images, no
+    lists. Pair layouts return {prefix: (I, J)}. `pairs` (default EXERCISE_PAIRS) maps split -> prefixes;
+    prefixes in `unlisted_images` are listed but their images left out.
     """
     truth = {}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for split, sequences in EXERCISE_SEQUENCES.items():
-            for sequence, count in sequences.items():
-                truth[sequence] = np.stack([exercise_frame(sequence, t) for t in range(count)])
-                for t in range(count):
-                    buffer = io.BytesIO()
-                    Image.fromarray(truth[sequence][t]).save(buffer, format="PNG")
-                    archive.writestr(f"exercise_dataset/{split}/{sequence}/{t + 1}.png",
-                                     buffer.getvalue())
+        if layout == "sequences":
+            for split, sequences in EXERCISE_SEQUENCES.items():
+                for sequence, count in sequences.items():
+                    truth[sequence] = np.stack([exercise_frame(sequence, t) for t in range(count)])
+                    for t in range(count):
+                        archive.writestr(f"{top}{split}/{sequence}/{t + 1}.png", _png(truth[sequence][t]))
+            return truth
+        for split, prefixes in (pairs or EXERCISE_PAIRS).items():
+            if layout == "pair_lists":
+                archive.writestr(f"{top}{split}.txt", "".join(f"{p}\n" for p in prefixes))
+            for prefix in prefixes:
+                pair = tuple(exercise_frame(prefix, t, EXERCISE_SIZE)[:, :EXERCISE_SIZE] for t in (0, 1))
+                if prefix in unlisted_images:
+                    continue
+                truth[prefix] = pair
+                for suffix, image in zip(("_im1.png", "_im2.png"), pair):
+                    archive.writestr(f"{top}{prefix}{suffix}", _png(image))
     return truth
 
 
@@ -215,8 +239,10 @@ def write_all_dummy_data() -> None:
     write_sprites(os.path.join(builders, "sprites", "dummy_data"))
     write_penn_action(os.path.join(builders, "penn_action", "dummy_data"))
     exercise_dir = os.path.join(builders, "exercise", "dummy_data")
-    os.makedirs(exercise_dir, exist_ok=True)
-    write_exercise_zip(os.path.join(exercise_dir, "exercise_dataset.zip"))
+    for folder, layout in (("", "pair_lists"), ("pair_folders", "pair_folders"), ("sequences", "sequences")):
+        os.makedirs(os.path.join(exercise_dir, folder), exist_ok=True)
+        write_exercise_zip(os.path.join(exercise_dir, folder, "exercise_dataset.zip"), layout,
+                           top="" if layout == "pair_folders" else "exercise_dataset/")
     write_videos(os.path.join(exercise_dir, "videos"))
 
 

@@ -173,17 +173,98 @@ def test_penn_action_label_without_bbox(penn_release, tmp_path):
 
 # --- Exercise: the release zip --------------------------------------------------------------------
 
-def test_exercise_release_pairs(tmp_path):
+def _as_stored(image: np.ndarray, size: int = 64) -> np.ndarray:
+    return frames.resize(frames.centre_square(image), size)
+
+
+def test_exercise_release_sequences(tmp_path):
     archive = str(tmp_path / "exercise_dataset.zip")
-    truth = dummy_releases.write_exercise_zip(archive)
+    truth = dummy_releases.write_exercise_zip(archive, "sequences")
     data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
     for split, sequences in dummy_releases.EXERCISE_SEQUENCES.items():
         assert len(data[split]) == sum(n - 1 for n in sequences.values())
         assert {e["video"].decode() for e in data[split]} == set(sequences)
     for e in data["train"] + data["test"]:
         clip, t = truth[e["video"].decode()], int(e["frame"])  # frame 10.png follows 9.png, not 1.png
-        np.testing.assert_array_equal(e["image"], frames.resize(frames.centre_square(clip[t]), 64))
-        np.testing.assert_array_equal(e["next_image"], frames.resize(frames.centre_square(clip[t + 1]), 64))
+        np.testing.assert_array_equal(e["image"], _as_stored(clip[t]))
+        np.testing.assert_array_equal(e["next_image"], _as_stored(clip[t + 1]))
+
+
+@pytest.mark.parametrize("layout,top", [("pair_lists", "exercise_dataset/"), ("pair_lists", ""),
+                                        ("pair_folders", "exercise_dataset/"), ("pair_folders", "")])
+def test_exercise_release_pairs(tmp_path, layout, top):
+    """Each listed prefix gives the pair (<prefix>_im1.png, <prefix>_im2.png), in that order, in its split
+    (val.txt / val/: the validation split); `video` names the files."""
+    truth = dummy_releases.write_exercise_zip(str(tmp_path / "exercise_dataset.zip"), layout, top=top)
+    data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    names = {"train": "train", "test": "test", "validation": "val"}
+    assert set(data) == set(names)
+    for split, examples in data.items():
+        listed = dummy_releases.EXERCISE_PAIRS[names[split]]
+        videos = [e["video"].decode() for e in examples]
+        assert sorted(videos) == sorted(top + p for p in listed)
+        if layout == "pair_lists":  # the list's order is the frame index
+            assert sorted(int(e["frame"]) for e in examples) == list(range(len(listed)))
+            assert all(listed[int(e["frame"])] == e["video"].decode()[len(top):] for e in examples)
+        for e in examples:
+            image, next_image = truth[e["video"].decode()[len(top):]]
+            np.testing.assert_array_equal(e["image"], _as_stored(image))
+            np.testing.assert_array_equal(e["next_image"], _as_stored(next_image))
+
+
+def test_exercise_lists_with_paths_of_the_authors_machine(tmp_path):
+    pairs = {split: [f"/data/vision/billf/exercise/{p}" for p in prefixes]
+             for split, prefixes in dummy_releases.EXERCISE_PAIRS.items()}
+    archive = str(tmp_path / "exercise_dataset.zip")
+    with zipfile.ZipFile(archive, "w") as z:  # lists of absolute paths, images under the top folder
+        truth = dummy_releases.write_exercise_zip(str(tmp_path / "images.zip"), "pair_folders")
+        with zipfile.ZipFile(str(tmp_path / "images.zip")) as images:
+            for name in images.namelist():
+                z.writestr(name, images.read(name))
+        for split, prefixes in pairs.items():
+            z.writestr(f"exercise_dataset/{split}.txt", "\n".join(prefixes) + "\n")
+    os.remove(tmp_path / "images.zip")
+    data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    assert sum(len(v) for v in data.values()) == len(truth)
+    for e in data["test"]:
+        image, _ = truth[e["video"].decode()[len("exercise_dataset/"):]]  # named by its files
+        np.testing.assert_array_equal(e["image"], _as_stored(image))
+
+
+def _many_pairs(count: int) -> dict:
+    return {"train": [f"train/c{i:04d}" for i in range(count)], "test": [f"test/c{i:04d}" for i in range(count)]}
+
+
+def test_exercise_a_listed_pair_without_images_is_skipped_and_reported(tmp_path, capsys):
+    pairs = _many_pairs(120)
+    dummy_releases.write_exercise_zip(str(tmp_path / "exercise_dataset.zip"), "pair_lists", pairs=pairs,
+                                      unlisted_images=("test/c0007",))
+    data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    assert len(data["train"]) == 120 and len(data["test"]) == 119
+    assert "exercise_dataset/test/c0007" not in {e["video"].decode() for e in data["test"]}
+    out = capsys.readouterr().out
+    assert "skipped 1 of 120 test records: test/c0007 (missing image)" in out
+
+
+def test_exercise_an_undecodable_image_is_skipped_and_reported(tmp_path, capsys):
+    archive = str(tmp_path / "exercise_dataset.zip")
+    dummy_releases.write_exercise_zip(str(tmp_path / "good.zip"), "pair_lists", pairs=_many_pairs(110))
+    with zipfile.ZipFile(str(tmp_path / "good.zip")) as good, zipfile.ZipFile(archive, "w") as z:
+        for name in good.namelist():
+            broken = name == "exercise_dataset/train/c0042_im2.png"
+            z.writestr(name, good.read(name)[:60] if broken else good.read(name))
+    os.remove(tmp_path / "good.zip")
+    data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    assert len(data["train"]) == 109 and len(data["test"]) == 110
+    assert "skipped 1 of 110 train records: exercise_dataset/train/c0042" in capsys.readouterr().out
+
+
+def test_exercise_more_than_one_percent_missing_is_a_damaged_archive(tmp_path):
+    dummy_releases.write_exercise_zip(str(tmp_path / "exercise_dataset.zip"), "pair_lists", pairs=_many_pairs(50),
+                                      unlisted_images=("train/c0001",))
+    with pytest.raises(pairs_tfds.SourceDataError, match="1 of the 50 train pairs lack an image.*damaged"):
+        build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
 
 
 def test_exercise_release_unknown_layout_and_corrupt_zip(tmp_path):
@@ -195,7 +276,7 @@ def test_exercise_release_unknown_layout_and_corrupt_zip(tmp_path):
         build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
     assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
 
-    dummy_releases.write_exercise_zip(archive)
+    dummy_releases.write_exercise_zip(archive, "pair_lists")
     with open(archive, "r+b") as f:
         f.truncate(os.path.getsize(archive) - 300)  # loses the zip's central directory
     with pytest.raises(pairs_tfds.SourceDataError, match="exercise_dataset.zip is not a readable zip"):

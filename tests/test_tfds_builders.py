@@ -36,10 +36,28 @@ class PennActionTest(_LocalFilesTestCase):
 
 
 class ExerciseReleaseTest(_LocalFilesTestCase):
-    """exercise_dataset.zip: sequences of 11 and 3 frames to train, one of 3 to test."""
+    """exercise_dataset.zip of pair lists: train.txt, test.txt and val.txt of 4, 2 and 1 pairs."""
 
     DATASET_CLASS = exercise_dataset_builder.Builder
     BUILDER_CONFIG_NAMES_TO_TEST = ["size_64", "size_128"]
+    SPLITS = {"train": 4, "test": 2, "validation": 1}
+
+
+class ExercisePairFoldersTest(_LocalFilesTestCase):
+    """exercise_dataset.zip of pair folders without a top folder: the same pairs, no lists."""
+
+    DATASET_CLASS = exercise_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["size_64"]
+    EXAMPLE_DIR = exercise_dataset_builder.Builder.code_path.parent / "dummy_data" / "pair_folders"
+    SPLITS = {"train": 4, "test": 2, "validation": 1}
+
+
+class ExerciseSequencesTest(_LocalFilesTestCase):
+    """exercise_dataset.zip of sequences: 11 and 3 frames to train, one of 3 to test."""
+
+    DATASET_CLASS = exercise_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["size_64"]
+    EXAMPLE_DIR = exercise_dataset_builder.Builder.code_path.parent / "dummy_data" / "sequences"
     SPLITS = {"train": 12, "test": 2}
 
 

@@ -32,8 +32,10 @@ class ExerciseConfig(pairs_tfds.PairsConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Pairs of frames of people exercising, train and test from different videos."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": "The release's pair layouts (split lists, pair folders) besides sequences; "
+                              "a validation split from val.txt; bad pairs skipped and reported."}
     BUILDER_CONFIGS = (
         pairs_tfds.size_configs(ExerciseConfig, description="From the authors' exercise_dataset.zip.")
         + pairs_tfds.size_configs(ExerciseConfig, prefix="videos", source="videos",
@@ -51,8 +53,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return self.dataset_info_from_configs(
             features=pairs_tfds.pair_features(
                 self.builder_config.image_size,
-                video=tfds.features.Text(doc="the sequence folder or video file the pair comes from"),
-                frame=tfds.features.Scalar(dtype=np.int64, doc="0-based index of `image`"),
+                video=tfds.features.Text(doc="where the pair comes from: its file prefix (<video>_im1.png "
+                                             "and _im2.png in the release), sequence folder or video file"),
+                frame=tfds.features.Scalar(dtype=np.int64, doc="0-based index of the pair in its split "
+                                                               "list, or of `image` in its sequence"),
             ),
             homepage="http://visualdynamics.csail.mit.edu",
             citation=pairs_tfds.PAPER_CITATION,
@@ -63,9 +67,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         manual_dir = os.fspath(dl_manager.manual_dir)
         if config.source == "release":
             path = os.path.join(manual_dir, exercise.ARCHIVE)
-            with exercise.open_archive(path) as archive:
-                exercise.sequences(archive)  # checks the layout before anything is written
-            return {split: self._generate_examples(path, split) for split in ("train", "test")}
+            with exercise.open_archive(path) as archive:  # the layout is checked before anything is written
+                splits = exercise.read_layout(archive).splits
+            return {split: self._generate_examples(path, split) for split in splits}
         names = videos.split_videos(videos.list_videos(manual_dir), config.test_fraction,
                                     config.split_seed)
         return {split: self._generate_examples(manual_dir, split, split_names)

@@ -1,27 +1,62 @@
 """The authors' Exercise release (`exercise_dataset.zip`, §5.3), read without extracting it.
 
-No public code or description gives the archive's internal layout, so this reader states the layout
-it expects and, for anything else, stops with a message that lists what the archive holds:
+No listing of the archive is public. The authors' lab stored frame pairs as `<prefix>_im1.png` (I) and
+`<prefix>_im2.png` (J) with split lists of prefixes (the MIT PyTorch port of the paper reads them so, and
+the Torch release's demo frames are named so), so the reader accepts three layouts, told apart by the
+archive's names (an optional top folder is allowed in each):
 
-  exercise_dataset.zip
-    [one top folder, optional]/
-      train/<sequence>/<frame>.png|.jpg    the frames of one video sequence; names sort in time
-      test/<sequence>/<frame>.png|.jpg     order (numbers compare as numbers: 2.png < 10.png)
+  (a) pair lists    train.txt, test.txt (and val.txt: a validation split), one prefix a line, relative to
+                    the list's folder (or a path from the authors' machines, matched by its trailing
+                    components); the pair is <prefix>_im1.png, <prefix>_im2.png
+  (b) pair folders  train/**/<name>_im1.png with <name>_im2.png; the same under test/ (and val/)
+  (c) sequences     train/<sequence>/<frame>.png|jpg and test/...: consecutive frames make pairs (names
+                    sort in time order; numbers compare as numbers: 2.png < 10.png)
 
-Pairs are consecutive frames of a sequence; frames are cropped to their centred square and resized.
+For anything else the reader stops with a listing of what the archive holds. A listed pair whose image
+is missing, or an image that does not decode, is skipped, counted and reported at the end of its split;
+more than 1 % of a split skipped means a damaged archive, and the build stops. Frames are cropped to
+their centred square and resized. Each example's `video` names its files: the prefix (a, b) or the
+sequence (c); `frame` is the pair's index in its list (a), folder order (b) or sequence (c).
 """
 
+import dataclasses
+import posixpath
 import re
 import zipfile
-from typing import Iterator
+from typing import Iterator, Optional
 
 from visual_dynamics.data import frames
-from visual_dynamics.data.pairs_tfds import SourceDataError
+from visual_dynamics.data.pairs_tfds import MAX_SKIPPED_FRACTION, SourceDataError, report_skipped
 
 ARCHIVE = "exercise_dataset.zip"
+SPLITS = {"train": "train", "test": "test", "val": "validation"}  # name in the archive -> TFDS split
+LIST_PATTERN = re.compile(r"^(?:[^/]+/)?(train|test|val)\.txt$", re.IGNORECASE)
+PAIR_PATTERN = re.compile(r"^(?:[^/]+/)?(train|test|val)/(.+)_im1\.png$", re.IGNORECASE)
 FRAME_PATTERN = re.compile(r"^(?:[^/]+/)?(train|test)/([^/]+)/([^/]+\.(?:png|jpe?g))$", re.IGNORECASE)
-EXPECTED_LAYOUT = ("[top folder/]train/<sequence>/<frame>.png|jpg and "
-                   "[top folder/]test/<sequence>/<frame>.png|jpg")
+EXPECTED_LAYOUT = ("(a) [top/]train.txt and test.txt listing prefixes of <prefix>_im1.png / _im2.png; "
+                   "(b) [top/]train/**/<name>_im1.png and _im2.png, the same under test/; or "
+                   "(c) [top/]train/<sequence>/<frame>.png|jpg and test/<sequence>/...")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One example's source: member names of I and J, and the labels that name them."""
+
+    video: str
+    frame: int
+    image: Optional[str]       # None: listed, but the archive lacks the file
+    next_image: Optional[str]
+
+
+@dataclasses.dataclass
+class Layout:
+    """What the archive holds: its layout's name and the pairs of each TFDS split."""
+
+    name: str
+    splits: dict[str, list[Pair]]
+
+    def missing(self, split: str) -> list[Pair]:
+        return [p for p in self.splits[split] if p.image is None or p.next_image is None]
 
 
 def _natural_key(name: str) -> list:
@@ -39,47 +74,130 @@ def open_archive(path: str) -> zipfile.ZipFile:
                               f"download it again.") from e
 
 
-def sequences(archive: zipfile.ZipFile) -> dict[str, dict[str, list[str]]]:
-    """{'train': {sequence: [member names in time order]}, 'test': {...}}.
+def _resolve(prefix: str, folder: str, members: set[str], suffix: str) -> Optional[str]:
+    """The member `<prefix><suffix>` relative to `folder`, or matched by the prefix's trailing path
+    components when the list holds paths of another machine; None when the archive lacks it."""
+    parts = [p for p in prefix.replace("\\", "/").split("/") if p not in ("", ".")]
+    for start in range(len(parts)):
+        name = posixpath.normpath(posixpath.join(folder, *parts[start:])) + suffix
+        if name in members:
+            return name
+    return None
 
-    Raises:
-      SourceDataError: the archive is not laid out as EXPECTED_LAYOUT; the message lists what it holds.
-    """
+
+def _pair_lists(archive: zipfile.ZipFile, members: set[str]) -> dict[str, list[Pair]]:
+    """Layout (a): {split: pairs} from the split lists, or {} when there are none."""
+    lists = {}
+    for name in sorted(members):
+        match = LIST_PATTERN.match(name)
+        if match:
+            lists.setdefault(SPLITS[match.group(1).lower()], name)
+    if "train" not in lists or "test" not in lists:
+        return {}
+    splits = {}
+    for split, list_name in lists.items():
+        folder = posixpath.dirname(list_name)
+        lines = archive.read(list_name).decode("utf-8", errors="replace").splitlines()
+        prefixes = [re.sub(r"_im[12]\.png$", "", line.strip()) for line in lines]
+        splits[split] = []
+        for index, prefix in enumerate(p for p in prefixes if p and not p.startswith("#")):
+            image, next_image = (_resolve(prefix, folder, members, suffix) for suffix in ("_im1.png", "_im2.png"))
+            video = image[:-len("_im1.png")] if image else prefix  # the files' own name where found
+            splits[split].append(Pair(video, index, image, next_image))
+    return splits
+
+
+def _pair_folders(members: set[str]) -> dict[str, list[Pair]]:
+    """Layout (b): {split: pairs} of the *_im1.png files under train/, test/ (val/), or {}."""
+    found = {}
+    for name in members:
+        match = PAIR_PATTERN.match(name)
+        if match:
+            found.setdefault(SPLITS[match.group(1).lower()], []).append(name)
+    if "train" not in found or "test" not in found:
+        return {}
+    splits = {}
+    for split, names in found.items():
+        names = sorted(names, key=_natural_key)
+        splits[split] = []
+        for index, first in enumerate(names):
+            second = first[:-len("_im1.png")] + "_im2.png"
+            splits[split].append(Pair(first[:-len("_im1.png")], index, first,
+                                      second if second in members else None))
+    return splits
+
+
+def _sequences(members: set[str]) -> dict[str, list[Pair]]:
+    """Layout (c): {split: pairs of consecutive frames}, or {}."""
     found = {"train": {}, "test": {}}
-    for name in archive.namelist():
+    for name in members:
         match = FRAME_PATTERN.match(name)
         if match:
             split, sequence, _ = match.groups()
             found[split.lower()].setdefault(sequence, []).append(name)
     if not found["train"] or not found["test"]:
-        names = archive.namelist()
-        tops = sorted({n.split("/")[0] + ("/" if "/" in n else "") for n in names})
-        raise SourceDataError(
-            f"{archive.filename} is not laid out as expected ({EXPECTED_LAYOUT}); found "
-            f"{len(found['train'])} train and {len(found['test'])} test sequences. It holds "
-            f"{len(names)} entries; top level: {', '.join(tops[:20])}; first entries: "
-            f"{', '.join(names[:20])}. Please report this layout in an issue so the reader can learn it.")
-    return {split: {seq: sorted(members, key=_natural_key) for seq, members in seqs.items()}
-            for split, seqs in found.items()}
+        return {}
+    return {split: [Pair(sequence, t, a, b)
+                    for sequence, names in sorted(sequences.items())
+                    for t, (a, b) in enumerate(zip(*[sorted(names, key=_natural_key)[i:] for i in (0, 1)]))]
+            for split, sequences in found.items()}
 
 
-def _read(archive: zipfile.ZipFile, member: str):
-    try:
-        data = archive.read(member)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise SourceDataError(f"{archive.filename}: cannot read {member} ({e}); the archive is truncated "
-                              f"or corrupt: download it again.") from e
-    return frames.decode_image(data, f"{archive.filename}:{member}")
+def read_layout(archive: zipfile.ZipFile) -> Layout:
+    """The archive's layout and pairs.
+
+    Raises:
+      SourceDataError: no known layout (the message lists what the archive holds), or more than 1 % of
+        a split's listed pairs lack an image (a damaged archive).
+    """
+    members = {name for name in archive.namelist() if not name.endswith("/")}
+    for name, reader in (("pair lists", lambda: _pair_lists(archive, members)),
+                         ("pair folders", lambda: _pair_folders(members)),
+                         ("sequences", lambda: _sequences(members))):
+        splits = reader()
+        if splits:
+            layout = Layout(name, splits)
+            for split, pairs in splits.items():
+                missing = layout.missing(split)
+                if len(missing) > MAX_SKIPPED_FRACTION * len(pairs):
+                    raise SourceDataError(
+                        f"{archive.filename}: {len(missing)} of the {len(pairs)} {split} pairs lack an "
+                        f"image (first: {missing[0].video}_im1.png / _im2.png): more than "
+                        f"{MAX_SKIPPED_FRACTION:.0%}, so the archive is damaged or incomplete; download "
+                        f"it again.")
+            return layout
+    names = sorted(members)
+    tops = sorted({n.split("/")[0] + ("/" if "/" in n else "") for n in names})
+    raise SourceDataError(
+        f"{archive.filename} is not laid out as expected ({EXPECTED_LAYOUT}). It holds {len(names)} "
+        f"files; top level: {', '.join(tops[:20])}; first files: {', '.join(names[:20])}. Please "
+        f"report this layout in an issue so the reader can learn it.")
+
+
+def _frame(archive: zipfile.ZipFile, member: str, image_size: int):
+    data = archive.read(member)
+    return frames.resize(frames.centre_square(frames.decode_image(data, f"{archive.filename}:{member}")),
+                         image_size)
 
 
 def generate_examples(path: str, split: str, image_size: int) -> Iterator:
-    """(key, example) for every pair of consecutive frames of every sequence of `split`."""
+    """(key, example) for every readable pair of `split`; skipped pairs are reported at the end.
+
+    Raises:
+      SourceDataError: more than 1 % of the split's pairs were skipped.
+    """
     with open_archive(path) as archive:
-        for sequence, members in sorted(sequences(archive)[split].items()):
-            previous = None
-            for t, member in enumerate(members):
-                frame = frames.resize(frames.centre_square(_read(archive, member)), image_size)
-                if previous is not None:
-                    yield f"{sequence}/{t - 1}", {"image": previous, "next_image": frame,
-                                                  "video": sequence, "frame": t - 1}
-                previous = frame
+        pairs = read_layout(archive).splits[split]
+        skipped = []
+        for pair in pairs:
+            if pair.image is None or pair.next_image is None:
+                skipped.append(f"{pair.video} (missing image)")
+                continue
+            try:
+                image, next_image = (_frame(archive, m, image_size) for m in (pair.image, pair.next_image))
+            except (ValueError, zipfile.BadZipFile, OSError, EOFError) as e:
+                skipped.append(f"{pair.video} ({e})")
+                continue
+            yield f"{pair.video}/{pair.frame}", {"image": image, "next_image": next_image,
+                                                 "video": pair.video, "frame": pair.frame}
+        report_skipped(path, split, skipped, len(pairs))

@@ -9,11 +9,15 @@ import os
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 
 from visual_dynamics.data import shapes_tfds
 
 PAPER_CITATION = shapes_tfds.CITATION
 STANDARD_SIZES = (64, 128)
+# A real release may hold a few bad records (a missing or undecodable image, a video without boxes):
+# they are skipped and reported. More than this fraction of a split means a damaged download.
+MAX_SKIPPED_FRACTION = 0.01
 
 
 class SourceDataError(ValueError):
@@ -52,3 +56,21 @@ def listing(folder: os.PathLike, limit: int = 20) -> str:
     names = sorted(os.listdir(folder))
     shown = ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
     return f"{folder} holds: {shown or 'nothing'}"
+
+
+def report_skipped(source: str, split: str, skipped: list[str], total: int) -> None:
+    """Says how many of a split's `total` records were skipped, and why (the first few); stops the
+    build when more than MAX_SKIPPED_FRACTION were.
+
+    Raises:
+      SourceDataError: more than MAX_SKIPPED_FRACTION of the records were skipped.
+    """
+    if not skipped:
+        return
+    message = (f"{source}: skipped {len(skipped)} of {total} {split} records: "
+               + "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+    if len(skipped) > MAX_SKIPPED_FRACTION * total:
+        raise SourceDataError(f"{message}. More than {MAX_SKIPPED_FRACTION:.0%}: the source is damaged; "
+                              f"download it again.")
+    logging.warning(message)
+    print(message, flush=True)
