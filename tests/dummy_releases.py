@@ -84,7 +84,10 @@ PENN_VIDEOS = {  # video: (nframes, bbox rows stored, train flag, action)
     "0002": (6, 4, 1, "squat"),  # fewer bbox rows than frames, as some real files have
     "0003": (4, 4, -1, "pullup"),
     "0004": (7, 7, -1, "bowl"),
+    "0005": (6, 0, 1, "pushup"),  # an empty bbox (as videos 1154 and 1865): boxes from the joints
+    "0006": (5, 2, -1, "situp"),  # 2 bbox rows for 5 frames, visible joints in every frame
 }
+PENN_JOINT_VIDEOS = ("0005", "0006")  # the others' joints are all invisible
 PENN_SIZE = (72, 96)  # frame height, width
 PENN_BOX = (20, 30)  # the person's box: width, height
 PENN_COLOUR = (250, 20, 20)
@@ -105,6 +108,21 @@ def penn_frame(video: str, t: int) -> np.ndarray:
     return frame
 
 
+def penn_joints(video: str, nframes: int, padding: float = 0.15):
+    """x, y, visibility [nframes, 13]: for PENN_JOINT_VIDEOS, joints spanning the person's box shrunk so
+    that the reader's padding (15 % a side) gives the box back; for the others, none visible."""
+    if video not in PENN_JOINT_VIDEOS:
+        return np.zeros((nframes, 13)), np.zeros((nframes, 13)), np.zeros((nframes, 13))
+    spread = np.linspace(0.0, 1.0, 13)
+    x, y = [], []
+    for t in range(nframes):
+        x0, y0, x1, y1 = penn_box(video, t)
+        inset_x, inset_y = (x1 - x0) * padding / (1 + 2 * padding), (y1 - y0) * padding / (1 + 2 * padding)
+        x.append(x0 + inset_x + spread * (x1 - x0 - 2 * inset_x))
+        y.append(y0 + inset_y + spread[::-1] * (y1 - y0 - 2 * inset_y))
+    return np.stack(x), np.stack(y), np.ones((nframes, 13))
+
+
 def write_penn_action(root: str) -> dict:
     """root/Penn_Action/...; returns {video: the decoded jpg frames [N, H, W, 3]}."""
     base = os.path.join(root, "Penn_Action")
@@ -119,12 +137,12 @@ def write_penn_action(root: str) -> dict:
             Image.fromarray(penn_frame(video, t)).save(path, quality=95)
             decoded.append(np.asarray(Image.open(path).convert("RGB")))
         truth[video] = np.stack(decoded)
-        joints = np.zeros((nframes, 13))
+        x, y, visibility = penn_joints(video, nframes)
         scipy.io.savemat(os.path.join(base, "labels", f"{video}.mat"), {
-            "action": action, "pose": "front", "x": joints, "y": joints, "visibility": joints,
+            "action": action, "pose": "front", "x": x, "y": y, "visibility": visibility,
             "train": np.array([[train]], float), "nframes": np.array([[nframes]], float),
             "dimensions": np.array([[PENN_SIZE[0], PENN_SIZE[1], nframes]], float),
-            "bbox": np.stack([penn_box(video, t) for t in range(rows)]),
+            "bbox": np.stack([penn_box(video, t) for t in range(rows)]) if rows else np.zeros((0, 4)),
         })
     return truth
 

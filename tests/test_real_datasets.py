@@ -126,8 +126,9 @@ def test_penn_action_pairs_centre_the_person(penn_release, tmp_path):
         video, t = f"{int(e['video']):04d}", int(e["frame"])
         nframes, rows, _, action = dummy_releases.PENN_VIDEOS[video]
         assert penn_action.ACTIONS[int(e["action"])] == action
+        known = nframes if video in dummy_releases.PENN_JOINT_VIDEOS else rows  # true boxes, from either
         r = min(4, t, nframes - 1 - t)
-        if t + r >= rows:  # the smoothing window reaches padded (repeated) boxes: not centred
+        if t + r >= known:  # the smoothing window reaches padded (repeated) boxes: not centred
             continue
         ys, xs = np.nonzero(red_mask(e["image"]))
         # The person's box is centred, and spans box / (margin * longer side) of the crop.
@@ -139,6 +140,30 @@ def test_penn_action_pairs_centre_the_person(penn_release, tmp_path):
         assert abs(next_xs.mean() - xs.mean() - 3 * scale) < 1.0
         checked += 1
     assert checked >= 12
+    # The videos whose boxes come from the joints (all of 0005, 3 of 5 frames of 0006) are centred too.
+    assert {int(e["video"]) for e in data["train"] + data["test"]} >= {5, 6}
+
+
+def test_penn_action_boxes_from_joints_and_nearest_frames():
+    box = np.array([10.0, 20.0, 30.0, 60.0])
+    joints = np.full((4, 13, 2), np.nan)
+    x, y, _ = dummy_releases.penn_joints("0005", 1)
+    joints[2] = np.stack([x[0], y[0]], -1)  # frame 2: joints only
+    boxes = penn_action.frame_boxes(np.stack([box, box + 1]), joints)  # frames 0, 1: bbox rows
+    np.testing.assert_allclose(boxes[:2], [box, box + 1])
+    np.testing.assert_allclose(boxes[2], dummy_releases.penn_box("0005", 0))  # padded joint box
+    np.testing.assert_allclose(boxes[3], boxes[2])  # neither: the nearest frame's box
+    assert penn_action.frame_boxes(np.zeros((0, 4)), np.full((3, 13, 2), np.nan)) is None
+
+
+def test_penn_action_video_without_boxes_or_joints_is_skipped_and_listed(penn_release, tmp_path, capsys):
+    broken = str(tmp_path / "broken")
+    shutil.copytree(penn_release, broken)
+    path = os.path.join(broken, "Penn_Action", "labels", "0003.mat")
+    scipy.io.savemat(path, {"action": "pullup", "nframes": 4, "train": -1})  # no bbox, no joints
+    data = build("penn_action", "size_64", broken, str(tmp_path / "out"))
+    assert 3 not in {int(e["video"]) for e in data["test"]} and {4, 6} <= {int(e["video"]) for e in data["test"]}
+    assert "skipped 1 of 3 test records: 0003 (neither bbox rows nor visible joints)" in capsys.readouterr().out
 
 
 def test_penn_action_from_the_archive_and_bad_archives(penn_release, tmp_path):
@@ -159,16 +184,6 @@ def test_penn_action_from_the_archive_and_bad_archives(penn_release, tmp_path):
     os.remove(archive)
     with pytest.raises(pairs_tfds.SourceDataError, match="Penn_Action.tar.gz .* not found"):
         build("penn_action", "size_64", str(manual / ".."), str(tmp_path / "c"))
-
-
-def test_penn_action_label_without_bbox(penn_release, tmp_path):
-    broken = str(tmp_path / "broken")
-    shutil.copytree(penn_release, broken)
-    path = os.path.join(broken, "Penn_Action", "labels", "0003.mat")
-    scipy.io.savemat(path, {"action": "pullup", "nframes": 4, "train": -1})
-    with pytest.raises(pairs_tfds.SourceDataError, match=r"0003.mat lacks the field\(s\) \['bbox'\]"):
-        build("penn_action", "size_64", broken, str(tmp_path / "out"))
-    assert_not_prepared("penn_action", "size_64", str(tmp_path / "out"))
 
 
 # --- Exercise: the release zip --------------------------------------------------------------------

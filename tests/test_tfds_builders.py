@@ -29,10 +29,11 @@ class SpritesTest(_LocalFilesTestCase):
 
 
 class PennActionTest(_LocalFilesTestCase):
-    """Videos 0001 (5 frames), 0002 (6) train; 0003 (4), 0004 (7) test; every pair kept."""
+    """Videos 0001 (5 frames), 0002 (6), 0005 (6, empty bbox) train; 0003 (4), 0004 (7), 0006 (5, short
+    bbox) test; every pair kept."""
 
     DATASET_CLASS = penn_action_dataset_builder.Builder
-    SPLITS = {"train": 9, "test": 9}
+    SPLITS = {"train": 14, "test": 13}
 
 
 class ExerciseReleaseTest(_LocalFilesTestCase):
@@ -82,4 +83,4 @@ def test_tfds_build_command(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     builder = tfds.builder("penn_action/size_64", data_dir=str(tmp_path))
     assert {name: split.num_examples for name, split in builder.info.splits.items()} == {
-        "train": 9, "test": 9}
+        "train": 14, "test": 13}

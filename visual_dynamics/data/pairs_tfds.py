@@ -6,6 +6,7 @@ own labels. Images are zlib-compressed tensors, like Shapes, so nothing here nee
 
 import dataclasses
 import os
+from typing import Optional
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -58,19 +59,20 @@ def listing(folder: os.PathLike, limit: int = 20) -> str:
     return f"{folder} holds: {shown or 'nothing'}"
 
 
-def report_skipped(source: str, split: str, skipped: list[str], total: int) -> None:
-    """Says how many of a split's `total` records were skipped, and why (the first few); stops the
-    build when more than MAX_SKIPPED_FRACTION were.
+def report_skipped(source: str, split: str, skipped: list[str], total: int,
+                   limit: Optional[float] = MAX_SKIPPED_FRACTION) -> None:
+    """Says how many of a split's `total` records were skipped, and why (the first 20); stops the build
+    when more than the fraction `limit` (None: no limit) were.
 
     Raises:
-      SourceDataError: more than MAX_SKIPPED_FRACTION of the records were skipped.
+      SourceDataError: more than `limit` of the records were skipped.
     """
     if not skipped:
         return
     message = (f"{source}: skipped {len(skipped)} of {total} {split} records: "
-               + "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
-    if len(skipped) > MAX_SKIPPED_FRACTION * total:
-        raise SourceDataError(f"{message}. More than {MAX_SKIPPED_FRACTION:.0%}: the source is damaged; "
+               + "; ".join(skipped[:20]) + (" ..." if len(skipped) > 20 else ""))
+    if limit is not None and len(skipped) > limit * total:
+        raise SourceDataError(f"{message}. More than {limit:.0%}: the source is damaged; "
                               f"download it again.")
     logging.warning(message)
     print(message, flush=True)

@@ -3,11 +3,15 @@
 Layout of `Penn_Action.tar.gz`:
   Penn_Action/frames/NNNN/000001.jpg ...   the frames of video NNNN (0001 ... 2326), in order
   Penn_Action/labels/NNNN.mat              MATLAB v5: action (string), nframes, bbox (rows of
-                                           [x0, y0, x1, y1], sometimes fewer rows than frames),
-                                           train (1: train, otherwise test), pose, x, y, visibility,
-                                           dimensions.
+                                           [x0, y0, x1, y1]; in some videos fewer rows than frames, or
+                                           none), train (1: train, otherwise test), pose, x, y,
+                                           visibility (13 joints a frame), dimensions.
 Each pair is cropped to a square around the person: the box is smoothed over time (so detector jitter
 does not become motion), and both frames of a pair use the box of the first (so the crop adds none).
+A frame without a bbox row gets the box of its visible joints, grown by JOINT_BOX_PADDING of its size on
+each side (joints lie inside the person: the head's top, hands and feet reach beyond them); a frame with
+neither takes the box of the nearest frame that has one. A video with neither boxes nor visible joints
+is skipped, and listed at the end of its split.
 """
 
 import os
@@ -17,17 +21,19 @@ import numpy as np
 import scipy.io
 
 from visual_dynamics.data import frames
-from visual_dynamics.data.pairs_tfds import SourceDataError
+from visual_dynamics.data.pairs_tfds import SourceDataError, report_skipped
 
 ACTIONS = ("baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing",
            "jump_rope", "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar",
            "tennis_forehand", "tennis_serve")
 ROOT = "Penn_Action"
-REQUIRED_FIELDS = ("action", "nframes", "bbox", "train")
+REQUIRED_FIELDS = ("action", "nframes", "train")
+JOINT_BOX_PADDING = 0.15
 
 
 def read_labels(path: str) -> dict:
-    """labels/NNNN.mat -> {'action': str, 'nframes': int, 'bbox': float [N, 4], 'train': bool}.
+    """labels/NNNN.mat -> {'action': str, 'nframes': int, 'bbox': float [N, 4] (N may be 0), 'train': bool,
+    'joints': float [nframes, 13, 2] (x, y; NaN where not visible)}.
 
     Raises:
       SourceDataError: naming the file, if it is unreadable or lacks a field.
@@ -41,11 +47,39 @@ def read_labels(path: str) -> dict:
     if missing:
         raise SourceDataError(f"{path} lacks the field(s) {missing}; it holds "
                               f"{sorted(k for k in mat if not k.startswith('__'))}.")
-    bbox = np.asarray(mat["bbox"], dtype=np.float64).reshape(-1, 4)
-    if len(bbox) == 0:
-        raise SourceDataError(f"{path}: 'bbox' is empty.")
-    return {"action": str(np.ravel(mat["action"])[0]), "nframes": int(np.ravel(mat["nframes"])[0]),
-            "bbox": bbox, "train": int(np.ravel(mat["train"])[0]) == 1}
+    nframes = int(np.ravel(mat["nframes"])[0])
+    bbox = np.asarray(mat.get("bbox", np.zeros((0, 4))), dtype=np.float64).reshape(-1, 4)
+    joints = np.full((nframes, 13, 2), np.nan)
+    if all(k in mat for k in ("x", "y", "visibility")):
+        x, y, visible = (np.asarray(mat[k], np.float64).reshape(-1, 13)[:nframes] for k in ("x", "y", "visibility"))
+        joints[:len(x)] = np.where((visible > 0)[..., None], np.stack([x, y], -1), np.nan)
+    return {"action": str(np.ravel(mat["action"])[0]), "nframes": nframes, "bbox": bbox,
+            "train": int(np.ravel(mat["train"])[0]) == 1, "joints": joints}
+
+
+def frame_boxes(bbox: np.ndarray, joints: np.ndarray) -> Optional[np.ndarray]:
+    """Per-frame person boxes [nframes, 4] from the bbox rows, else the padded box of the visible joints,
+    else the nearest frame's box; None when no frame has either.
+
+    Args:
+      bbox: [N, 4] rows [x0, y0, x1, y1] for the first N frames (N may be 0 or exceed nframes).
+      joints: [nframes, J, 2] joint (x, y), NaN where not visible.
+    """
+    nframes = len(joints)
+    boxes = np.full((nframes, 4), np.nan)
+    rows = bbox[:nframes]
+    boxes[:len(rows)] = np.where(((rows[:, 2] > rows[:, 0]) & (rows[:, 3] > rows[:, 1]))[:, None], rows, np.nan)
+    for t in np.flatnonzero(np.isnan(boxes[:, 0])):
+        visible = joints[t][~np.isnan(joints[t, :, 0])]
+        if len(visible) >= 2:
+            low, high = visible.min(axis=0), visible.max(axis=0)
+            pad = JOINT_BOX_PADDING * (high - low)
+            boxes[t] = np.concatenate([low - pad, high + pad])
+    known = np.flatnonzero(~np.isnan(boxes[:, 0]) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
+    if len(known) == 0:
+        return None
+    nearest = known[np.abs(np.arange(nframes)[:, None] - known[None]).argmin(axis=1)]
+    return boxes[nearest]
 
 
 def smooth_boxes(bbox: np.ndarray, nframes: int, radius: int) -> np.ndarray:
@@ -95,14 +129,21 @@ def read_frame(path: str) -> np.ndarray:
 
 
 def generate_examples(root: str, train: bool, config) -> Iterator:
-    """(key, example) for the pairs of every video of one split (`train` flag of its labels)."""
+    """(key, example) for the pairs of every video of one split (`train` flag of its labels); videos
+    without any box are skipped and listed at the end."""
+    skipped, total = [], 0
     for video in video_ids(root):
         labels = read_labels(os.path.join(root, "labels", f"{video}.mat"))
         if labels["train"] != train:
             continue
+        total += 1
         if labels["action"] not in ACTIONS:
             raise SourceDataError(f"{root}/labels/{video}.mat: unknown action {labels['action']!r}.")
-        boxes = smooth_boxes(labels["bbox"], labels["nframes"], config.box_smoothing_radius)
+        person = frame_boxes(labels["bbox"], labels["joints"])
+        if person is None:
+            skipped.append(f"{video} (neither bbox rows nor visible joints)")
+            continue
+        boxes = smooth_boxes(person, labels["nframes"], config.box_smoothing_radius)
         for t in pair_starts(labels["nframes"], config.frame_gap, config.pairs_per_video):
             pair = [read_frame(os.path.join(root, "frames", video, f"{i + 1:06d}.jpg"))
                     for i in (t, t + config.frame_gap)]
@@ -110,3 +151,4 @@ def generate_examples(root: str, train: bool, config) -> Iterator:
                      for f in pair]
             yield f"{video}_{t}", {"image": crops[0], "next_image": crops[1], "video": int(video),
                                    "frame": int(t), "action": labels["action"]}
+    report_skipped(f"{root}/labels", "train" if train else "test", skipped, total, limit=None)
