@@ -59,13 +59,13 @@ def _write_mat73(path: str, cells: dict, arrays: dict) -> None:
 
 
 def write_sprites(root: str, num_characters: int = 6) -> dict:
-    """root/data/sprites/...; returns {(character, animation): frames} for the first 20 animations."""
+    """root/data/sprites/...; returns {(character, animation): frames} for all 21 animations."""
     folder = os.path.join(root, "data", "sprites")
     os.makedirs(folder, exist_ok=True)
     truth = {}
     for k in range(num_characters):
         clips = [sprite_frames(k, a) for a in range(21)]
-        truth.update({(k, a): clip for a, clip in enumerate(clips[:20])})
+        truth.update({(k, a): clip for a, clip in enumerate(clips)})
         # MATLAB 10800 x T with column t = frame t flattened column-major, values in [0, 1].
         matrices = [np.stack([f.flatten(order="F") for f in clip], axis=1) / 255.0 for clip in clips]
         masks = [np.stack([(f.sum(-1) > 0).flatten(order="F") for f in clip], 1).astype(float)

@@ -65,6 +65,32 @@ def test_sprites_pairs_split_by_character(sprites_release, tmp_path):
         np.testing.assert_array_equal(e["next_image"], frames.resize(truth[(c, a)][t + 1], 64))
 
 
+def test_sprites_paper_config_keeps_the_hurt_animation_and_the_paper_split(sprites_release, tmp_path):
+    root, truth = sprites_release
+    data = build("sprites", "paper", root, str(tmp_path))
+    assert set(data) == {"train", "test"}
+    reed = {field: [i - 1 for i in ids] for field, ids in dummy_releases.SPRITES_SPLITS.items()}
+    test = reed["testidx"][:20]  # the fake release lists 2 test characters, fewer than 20: both
+    expected = {"train": set(reed["trainidx"] + reed["validx"] + reed["testidx"][20:]), "test": set(test)}
+    pairs_per_character = sum(len(truth[(0, a)]) - 1 for a in range(21))
+    for split, characters in expected.items():
+        assert {int(e["character"]) for e in data[split]} == characters
+        assert len(data[split]) == pairs_per_character * len(characters)
+    hurt = [e for e in data["train"] if int(e["action"]) == sprites.HURT]
+    assert hurt and all(int(e["viewpoint"]) == -1 for e in hurt)
+    for e in hurt:
+        clip = truth[(int(e["character"]), 20)]
+        np.testing.assert_array_equal(e["next_image"], frames.resize(clip[int(e["frame"]) + 1], 64))
+
+
+def test_paper_split_of_a_release_of_672_characters():
+    reed = {"train": np.arange(500), "validation": np.arange(500, 572), "test": np.arange(572, 672)}
+    split = sprites.paper_splits(reed)
+    assert len(split["train"]) == 652 and list(split["test"]) == list(range(572, 592))
+    assert len(set(split["train"]) | set(split["test"])) == 672
+    assert 157 * 652 == 102_364 and 157 * 20 == 3_140  # the paper's pair counts, 157 a character
+
+
 def test_sprites_bad_files(sprites_release, tmp_path):
     root, _ = sprites_release
     broken = str(tmp_path / "broken")

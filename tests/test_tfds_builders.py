@@ -25,7 +25,17 @@ class SpritesTest(_LocalFilesTestCase):
     """6 fake characters, 39 pairs each; train / validation / test = characters 0,1,3 / 2 / 4,5."""
 
     DATASET_CLASS = sprites_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["size_64", "size_128"]
     SPLITS = {"train": 117, "validation": 39, "test": 78}
+
+
+class SpritesPaperTest(_LocalFilesTestCase):
+    """Config `paper`: 21 animations, 42 pairs a character; Reed's 2 test characters (of the paper's 20)
+    to test, the other 4 to train."""
+
+    DATASET_CLASS = sprites_dataset_builder.Builder
+    BUILDER_CONFIG_NAMES_TO_TEST = ["paper"]
+    SPLITS = {"train": 168, "test": 84}
 
 
 class PennActionTest(_LocalFilesTestCase):

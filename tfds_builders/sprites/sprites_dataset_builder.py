@@ -1,5 +1,12 @@
-"""Sprites (§5.2): consecutive frames of Liberated Pixel Cup characters, as released by Reed et al."""
+"""Sprites (§5.2): consecutive frames of Liberated Pixel Cup characters, as released by Reed et al.
 
+Configs: size_64 / size_128 keep the 20 animations of 5 actions x 4 viewpoints and Reed's train /
+validation / test characters (`trainidx`, `validx`, `testidx` of sprites_splits.mat). `paper` (64 px)
+keeps all 21 animations and the paper's 652 / 20 split of the characters (`sprites.paper_splits`), so
+that its counts are the paper's 102,364 / 3,140 pairs if the animations have the documented frames.
+"""
+
+import dataclasses
 import os
 
 import numpy as np
@@ -18,20 +25,31 @@ CITATION = pairs_tfds.PAPER_CITATION + """
 }"""
 
 
+@dataclasses.dataclass
+class SpritesConfig(pairs_tfds.PairsConfig):
+    """`paper`: all 21 animations and the paper's train / test split of the characters (else 20
+    animations and Reed's train / validation / test split)."""
+
+    paper: bool = False
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Pairs of neighbouring frames of 672 characters x 5 actions x 4 viewpoints; split by character."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
-    BUILDER_CONFIGS = pairs_tfds.size_configs(description="60x60 sprites resized.")
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": "Config `paper`: all 21 animations, the paper's 652 / 20 character split."}
+    BUILDER_CONFIGS = pairs_tfds.size_configs(SpritesConfig, description="60x60 sprites resized.") + [
+        SpritesConfig(name="paper", image_size=64, paper=True,
+                      description="64x64 pairs of all 21 animations; the paper's 652 / 20 characters.")]
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
             features=pairs_tfds.pair_features(
                 self.builder_config.image_size,
                 character=tfds.features.Scalar(dtype=np.int64, doc="file number k of sprites_<k>.mat"),
-                action=tfds.features.ClassLabel(names=sprites.ACTIONS),
-                viewpoint=tfds.features.Scalar(dtype=np.int64),
+                action=tfds.features.ClassLabel(names=sprites.ALL_ACTIONS),
+                viewpoint=tfds.features.Scalar(dtype=np.int64, doc="0-3; -1 for 'hurt' (one view)"),
                 frame=tfds.features.Scalar(dtype=np.int64, doc="index of `image` in its animation"),
             ),
             homepage="https://github.com/reedscot/nips2015-analogy",
@@ -59,8 +77,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         sprites_dir = os.fspath(self._release_root(dl_manager) / sprites.SPRITES_DIR)
         splits = sprites.read_splits(sprites_dir)
+        if self.builder_config.paper:
+            splits = sprites.paper_splits(splits)
         return {split: self._generate_examples(sprites_dir, characters)
                 for split, characters in splits.items()}
 
     def _generate_examples(self, sprites_dir, characters):
-        return sprites.generate_examples(sprites_dir, characters, self.builder_config.image_size)
+        config = self.builder_config
+        return sprites.generate_examples(sprites_dir, characters, config.image_size,
+                                         sprites.NUM_STORED_ANIMATIONS if config.paper else sprites.NUM_ANIMATIONS)

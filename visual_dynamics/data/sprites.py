@@ -7,8 +7,9 @@ Layout of `nips2015-analogy-data.tar.gz` (public loaders; see README "Datasets")
                                   [0, 1]); also `masks` and `labels`.
   data/sprites/sprites_splits.mat `trainidx`, `validx`, `testidx`: 1-based character numbers
                                   (character number n is file sprites_<n-1>.mat); MATLAB v5.
-The first 20 animations are 5 actions x 4 viewpoints (action-major); the 21st is not one of them
-and is skipped, as the public loaders do.
+The first 20 animations are 5 actions x 4 viewpoints (action-major); the 21st, one viewpoint of the
+'hurt' animation (6 frames in the Liberated Pixel Cup sheets), is skipped by the public loaders and by
+our default configs, and kept by the `paper` config, whose counts need it (see `paper_splits`).
 """
 
 import os
@@ -17,13 +18,18 @@ from typing import Iterator
 import h5py
 import numpy as np
 import scipy.io
+from absl import logging
 
 from visual_dynamics.data import frames
 from visual_dynamics.data.pairs_tfds import SourceDataError
 
 ACTIONS = ("spellcast", "thrust", "walk", "slash", "shoot")
 NUM_VIEWPOINTS = 4
-NUM_ANIMATIONS = len(ACTIONS) * NUM_VIEWPOINTS  # kept of the 21 stored
+NUM_ANIMATIONS = len(ACTIONS) * NUM_VIEWPOINTS  # kept of the 21 stored by the default configs
+HURT = len(ACTIONS)  # the action index of the 21st animation
+ALL_ACTIONS = ACTIONS + ("hurt",)
+NUM_STORED_ANIMATIONS = NUM_ANIMATIONS + 1
+PAPER_TEST_CHARACTERS = 20
 FRAME_SIZE = 60
 SPLIT_FIELDS = {"train": "trainidx", "validation": "validx", "test": "testidx"}
 SPRITES_DIR = os.path.join("data", "sprites")
@@ -50,8 +56,27 @@ def read_splits(sprites_dir: str) -> dict[str, np.ndarray]:
             for split, field in SPLIT_FIELDS.items()}
 
 
-def read_animations(path: str) -> list[np.ndarray]:
-    """One character's 20 animations, each uint8 [T, 60, 60, 3] (row, column, RGB).
+def paper_splits(splits: dict[str, np.ndarray], test_characters: int = PAPER_TEST_CHARACTERS) -> dict:
+    """The paper's split (§5.2: 102,364 training and 3,140 test pairs = 157 pairs a character x 652 and
+    x 20 characters): {'train', 'test'} -> 0-based character ids.
+
+    The paper does not say which 20 characters it tested on. We take the first `test_characters` of
+    Reed's `testidx` (in the list's order), so that they are test characters in Reed's split too, and
+    train on every other character (Reed's train, validation and remaining test characters): 652 and 20
+    of a release of 672. A `testidx` shorter than that gives all of its characters to test (a warning
+    says how many).
+    """
+    test = splits["test"][:test_characters]
+    if len(test) < test_characters:
+        logging.warning("sprites_splits.mat's testidx lists %d characters, fewer than the paper's %d: "
+                        "all of them are the test split", len(test), test_characters)
+    train = np.concatenate([splits["train"], splits["validation"], splits["test"][test_characters:]])
+    return {"train": np.sort(train), "test": test}
+
+
+def read_animations(path: str, count: int = NUM_ANIMATIONS) -> list[np.ndarray]:
+    """One character's first `count` animations (20, or all 21), each uint8 [T, 60, 60, 3] (row, column,
+    RGB).
 
     Raises:
       SourceDataError: naming the file, if it is missing, not HDF5, or lacks the `sprites` cell.
@@ -63,9 +88,10 @@ def read_animations(path: str) -> list[np.ndarray]:
             if "sprites" not in mat:
                 raise SourceDataError(f"{path} has no 'sprites' field (it holds {sorted(mat)}).")
             refs = np.asarray(mat["sprites"]).ravel()
-            if len(refs) < NUM_ANIMATIONS:
-                raise SourceDataError(f"{path}: 'sprites' holds {len(refs)} animations, expected 21.")
-            columns = [np.asarray(mat[ref]) for ref in refs[:NUM_ANIMATIONS]]
+            if len(refs) < count:
+                raise SourceDataError(f"{path}: 'sprites' holds {len(refs)} animations, expected "
+                                      f"{NUM_STORED_ANIMATIONS}.")
+            columns = [np.asarray(mat[ref]) for ref in refs[:count]]
     except OSError as e:
         raise SourceDataError(f"{path} is not a readable MATLAB v7.3 file ({e}); it is truncated or "
                               f"corrupt: extract the archive again.") from e
@@ -82,10 +108,12 @@ def _frames_of(matrix: np.ndarray, path: str) -> np.ndarray:
     return np.round(np.clip(frames01, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def generate_examples(sprites_dir: str, characters: np.ndarray, image_size: int) -> Iterator:
-    """(key, example) for every pair of consecutive frames of every animation of `characters`."""
+def generate_examples(sprites_dir: str, characters: np.ndarray, image_size: int,
+                      num_animations: int = NUM_ANIMATIONS) -> Iterator:
+    """(key, example) for every pair of consecutive frames of the first `num_animations` animations of
+    `characters`; the 21st ('hurt', one viewpoint) has viewpoint -1."""
     for character in characters:
-        animations = read_animations(character_file(sprites_dir, int(character)))
+        animations = read_animations(character_file(sprites_dir, int(character)), num_animations)
         for animation, clip in enumerate(animations):
             clip = np.stack([frames.resize(f, image_size) for f in clip])
             for t in range(len(clip) - 1):
@@ -93,7 +121,7 @@ def generate_examples(sprites_dir: str, characters: np.ndarray, image_size: int)
                     "image": clip[t],
                     "next_image": clip[t + 1],
                     "character": int(character),
-                    "action": animation // NUM_VIEWPOINTS,
-                    "viewpoint": animation % NUM_VIEWPOINTS,
+                    "action": min(animation // NUM_VIEWPOINTS, HURT),
+                    "viewpoint": animation % NUM_VIEWPOINTS if animation < NUM_ANIMATIONS else -1,
                     "frame": t,
                 }
