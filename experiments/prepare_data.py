@@ -4,6 +4,8 @@
   python experiments/prepare_data.py --dataset=shapes_texture --builder_config=size_128
   python experiments/prepare_data.py --dataset=penn_action --manual_dir=~/downloads
   python experiments/prepare_data.py --dataset=exercise --builder_config=videos_128 --manual_dir=~/my_videos
+  python experiments/prepare_data.py --dataset=exercise --manual_dir=~/my_videos --frame_gap=2 --pair_every=5 \
+      --test_fraction=0.25 --image_size=128       # your videos with other values: config videos_128_gap2_...
 
 A failed preparation leaves nothing that loads as a dataset (TFDS writes to a temporary folder and
 renames it when complete).
@@ -17,7 +19,27 @@ flags.DEFINE_string("dataset", "shapes", "A builder in tfds_builders/ (e.g. shap
 flags.DEFINE_string("builder_config", None, "Builder config, e.g. size_64 (default: the first).")
 flags.DEFINE_string("data_dir", None, "Output folder (default: ~/tensorflow_datasets).")
 flags.DEFINE_string("manual_dir", None, "Folder holding manually downloaded files.")
+flags.DEFINE_integer("frame_gap", None, "Exercise from your videos: pairs (t, t + frame_gap) (default 1).")
+flags.DEFINE_integer("pair_every", None, "Exercise from your videos: a pair every N frames (default 30).")
+flags.DEFINE_float("test_fraction", None, "Exercise from your videos: fraction of the videos to test "
+                   "(default 0.1, at least one video).")
+flags.DEFINE_integer("image_size", None, "Exercise from your videos: stored side in pixels (default 128).")
 FLAGS = flags.FLAGS
+VIDEO_FLAGS = ("frame_gap", "pair_every", "test_fraction", "image_size")
+
+
+def videos_builder_config() -> str:
+    """The name of the videos config that --frame_gap, --pair_every, --test_fraction, --image_size set."""
+    from tfds_builders.exercise import exercise_dataset_builder as exercise
+
+    if FLAGS.dataset != "exercise" or (FLAGS.builder_config and not FLAGS.builder_config.startswith("videos_")):
+        raise ValueError(f"--{', --'.join(VIDEO_FLAGS)} apply to --dataset=exercise from your own videos "
+                         f"(a videos_* config), not to {FLAGS.dataset} {FLAGS.builder_config or ''}".rstrip())
+    base = exercise.config_from_name(FLAGS.builder_config or "videos_128")
+    values = {"image_size": base.image_size, "frame_gap": base.frame_gap, "pair_every": base.pair_every,
+              "test_fraction": base.test_fraction}
+    values.update({k: getattr(FLAGS, k) for k in VIDEO_FLAGS if getattr(FLAGS, k) is not None})
+    return exercise.videos_config(**values).name
 
 
 def main(argv):
@@ -26,12 +48,18 @@ def main(argv):
     from visual_dynamics.data import pipeline
 
     try:
-        builder = pipeline.load_builder(FLAGS.dataset, FLAGS.builder_config, FLAGS.data_dir)
+        config = FLAGS.builder_config
+        if any(getattr(FLAGS, k) is not None for k in VIDEO_FLAGS):
+            config = videos_builder_config()
+        builder = pipeline.load_builder(FLAGS.dataset, config, FLAGS.data_dir)
         pipeline.prepare(builder, FLAGS.manual_dir)
     except pipeline.PREPARATION_ERRORS as e:
         sys.exit(f"error: {e}")
     print(f"Prepared {builder.info.full_name} in {builder.data_dir}: "
           + ", ".join(f"{name} {split.num_examples}" for name, split in builder.info.splits.items()))
+    if builder.builder_config and builder.builder_config.name.startswith("videos_"):
+        print(f"Train on it with: python experiments/train.py --dataset={FLAGS.dataset} "
+              f"--config.builder_config={builder.builder_config.name}")
 
 
 if __name__ == "__main__":

@@ -408,3 +408,66 @@ def test_video_split_by_fraction():
     assert len(split["test"]) == 2
     assert sorted(split["train"] + split["test"]) == names
     assert len(videos.split_videos(names[:3], 0.1, seed=0)["test"]) == 1  # at least one test video
+
+
+def test_own_videos_prepared_with_flags_then_trained_with_a_test_split_smaller_than_a_batch(tmp_path):
+    """prepare_data.py's --frame_gap/--pair_every/--test_fraction/--image_size make a config named by
+    its values (two preparations never overwrite each other); training on a test split of fewer pairs
+    than the batch evaluates it as one partial batch."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from tfds_builders.exercise import exercise_dataset_builder as module
+
+    folder, data_dir = str(tmp_path / "videos"), str(tmp_path / "tfds")
+    dummy_releases.write_videos(folder)
+
+    def run(script, *args):
+        return subprocess.run([sys.executable, os.path.join(ROOT, "experiments", script), *args],
+                              capture_output=True, text=True, timeout=600)
+
+    for gap, every in ((1, 1), (2, 3)):
+        done = run("prepare_data.py", "--dataset=exercise", f"--manual_dir={folder}", f"--data_dir={data_dir}",
+                   f"--frame_gap={gap}", f"--pair_every={every}", "--test_fraction=0.34", "--image_size=64")
+        assert done.returncode == 0, done.stderr
+    names = sorted(n for n in os.listdir(os.path.join(data_dir, "exercise")) if n.startswith("videos_"))
+    assert names == ["videos_64_every1_test34pct", "videos_64_gap2_every3_test34pct"]
+    config = module.config_from_name(names[1])
+    assert (config.frame_gap, config.pair_every, config.test_fraction, config.image_size) == (2, 3, 0.34, 64)
+    builder = pipeline.load_builder("exercise", names[1], data_dir)
+    assert builder.is_prepared() and "frame_gap=2, pair_every=3, test_fraction=0.34" in builder.info.config_description
+    test_pairs = builder.info.splits["test"].num_examples
+    assert 0 < test_pairs < 16
+    assert f"--config.builder_config={names[1]}" in done.stdout
+
+    done = run("train.py", "--dataset=exercise:tiny", f"--workdir={tmp_path / 'run'}",
+               f"--config.builder_config={names[1]}", f"--config.data_dir={data_dir}",
+               "--config.num_train_steps=2", "--config.z_bank_size=20")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Done at step 2: test recon" in done.stdout
+
+    done = run("prepare_data.py", "--dataset=shapes", "--frame_gap=2")
+    assert done.returncode != 0 and "apply to --dataset=exercise from your own videos" in done.stderr
+
+
+def test_evaluation_and_z_bank_take_a_last_partial_batch(tiny_run, data_dir):
+    from visual_dynamics import losses, preprocessing, sampling, train
+
+    workdir, _ = tiny_run
+    config, variables, _ = train.restore_variables(workdir)
+    source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="test")
+    batches = pipeline.eval_batches(source, 16, 2)
+    assert [len(b["image"]) for b in batches] == [16, 16]
+    short_source = [source[i] for i in range(21)]
+    partial = pipeline.eval_batches(short_source, 16, 4)
+    assert [len(b["image"]) for b in partial] == [16, 5]
+    inference = sampling.Inference(config)
+    together = pipeline.eval_batches(short_source, 21, 1)[0]  # the same 21 pairs in one batch
+    _, _, target = preprocessing.model_inputs(together, config)
+    z_mean, _ = inference.encode(variables, together["image"], together["next_image"])
+    expected = losses.reconstruction_error(target, inference.decode(variables, together["image"], z_mean), "l2")
+    result = train.evaluate(inference, variables, partial)
+    np.testing.assert_allclose(result["recon"], float(np.mean(expected)), rtol=1e-4)
+    bank = train.compute_z_bank(inference, variables, short_source, 21, step=0)
+    np.testing.assert_allclose(bank.z_mean, z_mean, rtol=1e-4, atol=1e-5)

@@ -156,7 +156,8 @@ def device_batches(batches, num_devices: int):
 
 
 def evaluate(inference: sampling.Inference, variables: dict, batches: list[dict]) -> dict:
-    """Test reconstruction error: decode with z = z_mean of each test pair, running BN stats.
+    """Test reconstruction error: decode with z = z_mean of each test pair, running BN stats; batches
+    may differ in size (a last partial one).
 
     Returns:
       {'recon': mean error of Eq. 5's norm; 'recon_zero_motion': the same error of predicting
@@ -168,10 +169,10 @@ def evaluate(inference: sampling.Inference, variables: dict, batches: list[dict]
         _, _, target = preprocessing.model_inputs(batch, config)
         z_mean, _ = inference.encode(variables, batch["image"], batch["next_image"])
         v_hat = inference.decode(variables, batch["image"], z_mean)
-        recon.append(losses.reconstruction_error(target, v_hat, config.recon_norm).mean())
-        zero.append(losses.reconstruction_error(target, jnp.zeros_like(target),
-                                                config.recon_norm).mean())
-    return dict(recon=float(np.mean(recon)), recon_zero_motion=float(np.mean(zero)))
+        recon.append(losses.reconstruction_error(target, v_hat, config.recon_norm))
+        zero.append(losses.reconstruction_error(target, jnp.zeros_like(target), config.recon_norm))
+    # Means over examples, so that a last partial batch weighs by its size.
+    return dict(recon=float(np.mean(np.concatenate(recon))), recon_zero_motion=float(np.mean(np.concatenate(zero))))
 
 
 def compute_z_bank(inference: sampling.Inference, variables: dict, source, size: int,
@@ -238,8 +239,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     eval_data = pipeline.eval_batches(builder.as_data_source(split="test"), config.batch_size,
                                       config.num_eval_batches)
     if not eval_data:
-        raise ValueError(f"the test split of {builder.info.full_name} holds fewer than "
-                         f"config.batch_size={config.batch_size} examples; lower the batch size")
+        raise ValueError(f"the test split of {builder.info.full_name} is empty; prepare the dataset "
+                         f"with a test split (e.g. --test_fraction for your own videos)")
     state = create_train_state(config, init_rng)
     restored, start_step = checkpointing.restore_latest(manager, state)
     state = restored or state

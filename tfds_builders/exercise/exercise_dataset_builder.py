@@ -6,6 +6,8 @@ your own videos (configs videos_64 / videos_128), stabilised and paired as the p
 
 import dataclasses
 import os
+import re
+from typing import Optional
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -29,6 +31,42 @@ class ExerciseConfig(pairs_tfds.PairsConfig):
     split_seed: int = 0
 
 
+VIDEO_DEFAULTS = {"frame_gap": 1, "pair_every": 30, "test_fraction": 0.1}
+VIDEO_CONFIG_NAME = re.compile(r"^videos_(\d+)(?:_gap(\d+))?(?:_every(\d+))?(?:_test([\dp]+)pct)?$")
+
+
+def videos_config(image_size: int = 128, frame_gap: int = 1, pair_every: int = 30,
+                  test_fraction: float = 0.1) -> ExerciseConfig:
+    """A config of your own videos. Its name holds every value that differs from the defaults (e.g.
+    videos_128_gap2_every10_test25pct), so preparations with other values never overwrite each other
+    and a run names the one it trains on with --config.builder_config=NAME; its description (kept in
+    the prepared dataset's dataset_info.json) lists all of them."""
+    if image_size < 16 or frame_gap < 1 or pair_every < 1 or not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"videos config needs image_size >= 16, frame_gap >= 1, pair_every >= 1 and "
+                         f"0 < test_fraction < 1; got {image_size}, {frame_gap}, {pair_every}, {test_fraction}")
+    name = f"videos_{image_size}"
+    name += f"_gap{frame_gap}" if frame_gap != VIDEO_DEFAULTS["frame_gap"] else ""
+    name += f"_every{pair_every}" if pair_every != VIDEO_DEFAULTS["pair_every"] else ""
+    if test_fraction != VIDEO_DEFAULTS["test_fraction"]:
+        name += f"_test{100 * test_fraction:g}pct".replace(".", "p")
+    return ExerciseConfig(
+        name=name, image_size=image_size, source="videos", frame_gap=frame_gap, pair_every=pair_every,
+        test_fraction=test_fraction,
+        description=f"{image_size}x{image_size} frame pairs from a folder of your own videos, stabilised: "
+                    f"frame_gap={frame_gap}, pair_every={pair_every}, test_fraction={test_fraction}.")
+
+
+def config_from_name(name: str) -> Optional[ExerciseConfig]:
+    """The videos config a name made by `videos_config` stands for (None for other names)."""
+    match = VIDEO_CONFIG_NAME.match(name)
+    if not match:
+        return None
+    size, gap, every, test = match.groups()
+    return videos_config(int(size), int(gap or VIDEO_DEFAULTS["frame_gap"]),
+                         int(every or VIDEO_DEFAULTS["pair_every"]),
+                         float(test.replace("p", ".")) / 100 if test else VIDEO_DEFAULTS["test_fraction"])
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Pairs of frames of people exercising, train and test from different videos."""
 
@@ -38,13 +76,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                               "a validation split from val.txt; bad pairs skipped and reported."}
     BUILDER_CONFIGS = (
         pairs_tfds.size_configs(ExerciseConfig, description="From the authors' exercise_dataset.zip.")
-        + pairs_tfds.size_configs(ExerciseConfig, prefix="videos", source="videos",
-                                  description="From a folder of your own videos, stabilised.")
+        + [videos_config(size) for size in pairs_tfds.STANDARD_SIZES]
     )
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     Configs size_64 / size_128: download {exercise.ARCHIVE} (1.1 GB) from
     http://visualdynamics.csail.mit.edu and put it in the manual folder.
-    Configs videos_64 / videos_128: the manual folder is a folder of your video files
+    Configs videos_64 / videos_128 (and videos_<size>_... made by prepare_data.py's --frame_gap,
+    --pair_every, --test_fraction and --image_size): the manual folder is a folder of your video files
     ({', '.join(videos.VIDEO_EXTENSIONS)}), at least two (train and test come from different videos).
       python experiments/prepare_data.py --dataset=exercise --builder_config=size_128 --manual_dir=DIR
     """

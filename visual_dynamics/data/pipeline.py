@@ -53,6 +53,9 @@ def load_builder(dataset: str, builder_config=None,
                 f"no TFDS builder for dataset {dataset!r}: expected "
                 f"tfds_builders/{dataset}/{dataset}_dataset_builder.py") from e
         raise
+    if isinstance(builder_config, str) and hasattr(module, "config_from_name"):
+        # Configs made from command-line values (e.g. exercise's videos_128_gap2) are named by them.
+        builder_config = module.config_from_name(builder_config) or builder_config
     return module.Builder(config=builder_config, data_dir=data_dir, file_format="array_record")
 
 
@@ -101,7 +104,8 @@ def train_batches(source, batch_size: int, seed: int, start_step: int = 0,
 
 
 def eval_batches(source, batch_size: int, num_batches: int) -> list[dict]:
-    """The first `num_batches` full batches of a split, in order (fewer if the split is short)."""
-    count = min(num_batches, len(source) // batch_size)
-    return [_stack([source[i] for i in range(b * batch_size, (b + 1) * batch_size)])
-            for b in range(count)]
+    """The first `num_batches` batches of a split, in order; the last one partial when the split ends
+    before (a test split smaller than one batch gives one partial batch)."""
+    count = min(num_batches * batch_size, len(source))
+    return [_stack([source[i] for i in range(start, min(start + batch_size, count))])
+            for start in range(0, count, batch_size)]
