@@ -35,7 +35,10 @@ def videos_builder_config() -> str:
     if FLAGS.dataset != "exercise" or (FLAGS.builder_config and not FLAGS.builder_config.startswith("videos_")):
         raise ValueError(f"--{', --'.join(VIDEO_FLAGS)} apply to --dataset=exercise from your own videos "
                          f"(a videos_* config), not to {FLAGS.dataset} {FLAGS.builder_config or ''}".rstrip())
-    base = exercise.config_from_name(FLAGS.builder_config or "videos_128")
+    name = FLAGS.builder_config or "videos_128"
+    base = exercise.Builder.builder_configs.get(name) or exercise.config_from_name(name)
+    if base is None:
+        raise ValueError(f"--builder_config={name} is not a videos config (videos_64, videos_128, ...)")
     values = {"image_size": base.image_size, "frame_gap": base.frame_gap, "pair_every": base.pair_every,
               "test_fraction": base.test_fraction}
     values.update({k: getattr(FLAGS, k) for k in VIDEO_FLAGS if getattr(FLAGS, k) is not None})

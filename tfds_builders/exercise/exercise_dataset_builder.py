@@ -57,9 +57,10 @@ def videos_config(image_size: int = 128, frame_gap: int = 1, pair_every: int = 3
 
 
 def config_from_name(name: str) -> Optional[ExerciseConfig]:
-    """The videos config a name made by `videos_config` stands for (None for other names)."""
+    """The videos config a name made by `videos_config` stands for (None for the builder's own configs
+    and other names)."""
     match = VIDEO_CONFIG_NAME.match(name)
-    if not match:
+    if not match or name in Builder.builder_configs:
         return None
     size, gap, every, test = match.groups()
     return videos_config(int(size), int(gap or VIDEO_DEFAULTS["frame_gap"]),
