@@ -11,6 +11,7 @@ Rerunning with the same --workdir resumes from its newest checkpoint.
 
 import os
 import sys
+import traceback
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -41,9 +42,13 @@ flags.DEFINE_string("dataset", "shapes:small", "NAME[:VARIANT] of a config in "
                     f"experiments/configs/ ({', '.join(DATASETS)}); variants: small, tiny.")
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard events, sample grids and "
                     "the z bank go (default: workdirs/<dataset>).")
-flags.DEFINE_string("coordinator_address", None, "Multi-host: address of process 0 (host:port).")
-flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
-flags.DEFINE_integer("process_id", None, "Multi-host: index of this process.")
+flags.DEFINE_string("coordinator_address", None, "Multi-process: address of process 0 (host:port).")
+flags.DEFINE_integer("num_processes", None, "Multi-process: number of processes.")
+flags.DEFINE_integer("process_id", None, "Multi-process: index of this process.")
+flags.DEFINE_enum("distributed", None, ["auto"], "'auto': jax.distributed.initialize() with no arguments, "
+                  "which finds the coordinator itself on SLURM and Cloud TPU VMs.")
+flags.DEFINE_integer("heartbeat_timeout_seconds", 100, "Multi-process: a process that stops answering "
+                     "for this long (killed, host down) stops the others with an error.")
 try:  # Loading the config file applies the --config.KEY=VALUE overrides already.
     config_flags.DEFINE_config_file(
         "config", os.path.join(CONFIG_DIR, f"{_NAME}.py") + (f":{_VARIANT}" if _VARIANT else ""),
@@ -61,21 +66,34 @@ def main(argv):
 
     logging.set_verbosity(logging.WARNING)  # Our progress lines, not every library's INFO log.
 
-    if FLAGS.coordinator_address:
-        jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes,
-                                   FLAGS.process_id)
+    if FLAGS.coordinator_address or FLAGS.distributed:
+        from visual_dynamics import distributed
+
+        distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
+                               FLAGS.heartbeat_timeout_seconds)
     from visual_dynamics import train
     from visual_dynamics.data.pipeline import DatasetNotPreparedError
 
     workdir = FLAGS.workdir or os.path.join("workdirs", FLAGS.dataset.replace(":", "_"))
-    print(FLAGS.config.to_json_best_effort(indent=2), flush=True)
+    if jax.process_index() == 0:
+        print(FLAGS.config.to_json_best_effort(indent=2), flush=True)
     try:
         results = train.train_and_evaluate(FLAGS.config, workdir)
     except DatasetNotPreparedError as e:
         sys.exit(f"error: {e}")
-    print(f"Done at step {results['step']}: test recon {results['recon']:.4g} (copying the "
-          f"input: {results['recon_zero_motion']:.4g}). Sample next frames with:\n"
-          f"  python experiments/demo.py sample --workdir={workdir} --image=YOUR_IMAGE.png")
+    except BaseException:
+        if jax.process_count() > 1:
+            # Leave without jax.distributed's orderly shutdown: the other processes then stop with an
+            # error within --heartbeat_timeout_seconds instead of waiting in a collective forever.
+            traceback.print_exc()
+            print(f"error: process {jax.process_index()} failed; the others stop within "
+                  f"{FLAGS.heartbeat_timeout_seconds} s", file=sys.stderr, flush=True)
+            os._exit(1)
+        raise
+    if jax.process_index() == 0:
+        print(f"Done at step {results['step']}: test recon {results['recon']:.4g} (copying the "
+              f"input: {results['recon_zero_motion']:.4g}). Sample next frames with:\n"
+              f"  python experiments/demo.py sample --workdir={workdir} --image=YOUR_IMAGE.png")
 
 
 if __name__ == "__main__":

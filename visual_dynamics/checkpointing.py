@@ -7,7 +7,9 @@ temporary folder, renamed when complete), workdir/z_bank.npz.
 import json
 import os
 
+import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 
 from visual_dynamics.atomic import atomic_path
@@ -42,14 +44,32 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         return ml_collections.ConfigDict(json.load(f))
 
 
+def _replicated_sharding() -> jax.sharding.NamedSharding:
+    """Every device of every process holds the whole array."""
+    return jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(jax.devices()), ("devices",)),
+                                      jax.sharding.PartitionSpec())
+
+
 def save(manager: ocp.CheckpointManager, step: int, state) -> None:
-    """Starts an (asynchronous, atomic) save of an unreplicated train state."""
-    manager.save(step, args=ocp.args.StandardSave(state))
+    """Starts an (asynchronous, atomic) save of an unreplicated train state.
+
+    Every process calls it with the same state: the leaves become arrays replicated over all devices of
+    all processes, which Orbax writes once, whatever the process count.
+    """
+    sharding = _replicated_sharding()
+    replicated = jax.tree.map(
+        lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda _, x=x: np.asarray(x)), state)
+    manager.save(step, args=ocp.args.StandardSave(replicated))
 
 
 def restore(manager: ocp.CheckpointManager, step: int, abstract_state):
-    """The state saved at `step`, shaped like `abstract_state` (arrays or ShapeDtypeStructs)."""
-    return manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+    """The state saved at `step`, shaped like `abstract_state` (arrays or ShapeDtypeStructs), its leaves
+    on this process's first device; any process count can restore what any other saved."""
+    sharding = _replicated_sharding()
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding),
+                          abstract_state)
+    restored = manager.restore(step, args=ocp.args.StandardRestore(target))
+    return jax.tree.map(lambda x: x.addressable_data(0), restored)
 
 
 def restore_latest(manager: ocp.CheckpointManager, abstract_state):

@@ -36,7 +36,7 @@ class Predictor:
     def __init__(self, config: ml_collections.ConfigDict, variables: dict,
                  z_bank: Optional[ZBank] = None):
         self.config = config
-        self.variables = variables
+        self.variables = jax.device_put(variables)  # on the device once, not at every call
         self.z_bank = z_bank
         self.inference = sampling.Inference(config)
         self.image_size = config.image_size

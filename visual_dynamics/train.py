@@ -19,6 +19,7 @@ import optax
 from flax import jax_utils
 from flax.training import train_state
 from jax import lax
+from jax.experimental import multihost_utils
 from tensorboardX import SummaryWriter
 
 from visual_dynamics import checkpointing, losses, preprocessing, sampling, visualization
@@ -147,14 +148,6 @@ def shard(batch: dict, num_devices: int) -> dict:
     return jax.tree.map(lambda x: x.reshape(num_devices, -1, *x.shape[1:]), batch)
 
 
-def device_batches(batches, num_devices: int):
-    """Global batches -> this process's share, split over its devices: [num_devices, B_dev, ...]."""
-    for batch in batches:
-        share = batch["image"].shape[0] // jax.process_count()
-        lo = jax.process_index() * share
-        yield shard({k: v[lo:lo + share] for k, v in batch.items()}, num_devices)
-
-
 def evaluate(inference: sampling.Inference, variables: dict, batches: list[dict]) -> dict:
     """Test reconstruction error: decode with z = z_mean of each test pair, running BN stats; batches
     may differ in size (a last partial one).
@@ -208,6 +201,17 @@ def write_sample_grid(inference: sampling.Inference, variables: dict, test_batch
     visualization.save_png(visualization.image_grid(rows, upscale=2), path)
 
 
+def prepared_builder_once(config: ml_collections.ConfigDict):
+    """`pipeline.prepared_builder` of the config's dataset; with several processes, process 0 prepares a
+    generated dataset while the others wait, so that they never write it at the same time."""
+    for preparing in (True, False):
+        if (jax.process_index() == 0) == preparing:
+            builder = pipeline.prepared_builder(config.dataset, config.get("builder_config"), config.data_dir)
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(f"dataset prepared: {preparing}")
+    return builder
+
+
 def _format_seconds(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
@@ -217,24 +221,30 @@ def _format_seconds(seconds: float) -> str:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (resuming from `workdir` if it holds checkpoints), evaluates, writes the z bank.
 
+    With several processes (`jax.distributed`), each reads only its share of every global batch and
+    all save the checkpoints together; process 0 alone evaluates and writes the config, logs, sample
+    grids and z bank.
+
     Returns:
-      The last evaluation's metrics, plus 'first_eval_recon' when this run started at step 0.
+      The last evaluation's metrics (process 0), plus 'first_eval_recon' when this run started at
+      step 0; 'step' and 'state' on every process.
     """
     os.makedirs(workdir, exist_ok=True)
-    num_devices = jax.local_device_count()
-    if config.batch_size % (num_devices * jax.process_count()):
+    num_devices, processes = jax.local_device_count(), jax.process_count()
+    main = jax.process_index() == 0
+    if config.batch_size % (num_devices * processes):
         raise ValueError(f"config.batch_size={config.batch_size} must be divisible by the "
-                         f"{num_devices * jax.process_count()} devices")
-    print(f"JAX {jax.__version__}: {jax.process_count()} process(es), {num_devices} local "
-          f"device(s) of {jax.devices()[0].platform}; workdir {workdir}", flush=True)
+                         f"{num_devices * processes} devices")
+    if main:
+        print(f"JAX {jax.__version__}: {processes} process(es), {num_devices} local device(s) of "
+              f"{jax.devices()[0].platform} each; workdir {workdir}", flush=True)
 
     rng = jax.random.PRNGKey(config.seed)
     init_rng, noise_rng, grid_rng = jax.random.split(rng, 3)
     manager = checkpointing.checkpoint_manager(workdir, config.max_checkpoints_to_keep)
     if manager.latest_step() is not None:
         check_resumable(checkpointing.load_config(workdir), config)
-    builder = pipeline.prepared_builder(config.dataset, config.get("builder_config"),
-                                        config.data_dir)
+    builder = prepared_builder_once(config)
     train_source = builder.as_data_source(split="train")
     eval_data = pipeline.eval_batches(builder.as_data_source(split="test"), config.batch_size,
                                       config.num_eval_batches)
@@ -244,32 +254,36 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     state = create_train_state(config, init_rng)
     restored, start_step = checkpointing.restore_latest(manager, state)
     state = restored or state
-    checkpointing.save_config(config, workdir)
-    n_params = sum(x.size for x in jax.tree.leaves(state.params))
-    print(f"Model: {n_params:,} parameters, z of {latent_size(model_from_config(config)):,}; "
-          f"{'resuming from step ' + str(start_step) if start_step else 'starting from scratch'}",
-          flush=True)
+    if main:
+        checkpointing.save_config(config, workdir)
+        n_params = sum(x.size for x in jax.tree.leaves(state.params))
+        print(f"Model: {n_params:,} parameters, z of {latent_size(model_from_config(config)):,}; "
+              f"{'resuming from step ' + str(start_step) if start_step else 'starting from scratch'}",
+              flush=True)
 
     batches = jax_utils.prefetch_to_device(
-        device_batches(pipeline.train_batches(train_source, config.batch_size, config.seed,
-                                              start_step), num_devices), size=2)
+        (shard(batch, num_devices) for batch in pipeline.train_batches(
+            train_source, config.batch_size, config.seed, start_step,
+            process_index=jax.process_index(), process_count=processes)), size=2)
     p_train_step = make_p_train_step(config)
     p_state = replicate(state)
     p_rng = replicate(noise_rng)
-    writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
-    metrics_log = MetricsLog(workdir, start_step)
+    writer = SummaryWriter(os.path.join(workdir, "tensorboard")) if main else None
+    metrics_log = MetricsLog(workdir, start_step) if main else None
 
     def log_scalars(step: int, scalars: dict) -> None:
-        """To TensorBoard and to metrics.jsonl."""
-        for name, value in scalars.items():
-            writer.add_scalar(name, value, step)
-        metrics_log.write(step, scalars)
+        """To TensorBoard and to metrics.jsonl (process 0)."""
+        if main:
+            for name, value in scalars.items():
+                writer.add_scalar(name, value, step)
+            metrics_log.write(step, scalars)
 
-    os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+    if main:
+        os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
 
     results = {}
     inference = sampling.Inference(config)
-    if start_step == 0:
+    if start_step == 0 and main:
         results["first_eval_recon"] = evaluate(inference, variables_of(state), eval_data)["recon"]
         print(f"eval at step 0: test recon {results['first_eval_recon']:.4g}", flush=True)
         log_scalars(0, {"eval/recon": results["first_eval_recon"]})
@@ -288,14 +302,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             rate = (step - last_log_step) / (now - last_log_time)
             last_log_step, last_log_time = step, now
             eta = (config.num_train_steps - step) / rate
-            print(f"step {step}/{config.num_train_steps} | loss {metrics['loss']:.4g} "
-                  f"kl {metrics['kl']:.4g} recon {metrics['recon']:.4g} | {rate:.2f} steps/s "
-                  f"| ETA {_format_seconds(eta)}", flush=True)
+            if main:
+                print(f"step {step}/{config.num_train_steps} | loss {metrics['loss']:.4g} "
+                      f"kl {metrics['kl']:.4g} recon {metrics['recon']:.4g} | {rate:.2f} steps/s "
+                      f"| ETA {_format_seconds(eta)}", flush=True)
             log_scalars(step, {**{f"train/{k}": v for k, v in metrics.items()},
                                "train/steps_per_sec": rate})
 
         last = step == config.num_train_steps
-        if step % config.eval_every_steps == 0 or last:
+        if main and (step % config.eval_every_steps == 0 or last):
             variables = variables_of(jax_utils.unreplicate(p_state))
             results.update(evaluate(inference, variables, eval_data))
             path = os.path.join(workdir, "samples", f"step_{step:07d}.png")
@@ -308,16 +323,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                "eval/recon_zero_motion": results["recon_zero_motion"]})
         if step % config.checkpoint_every_steps == 0 or last:
             checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
-    writer.close()
+    if main:
+        writer.close()
     manager.wait_until_finished()
 
     state = jax_utils.unreplicate(p_state)
-    if "recon" not in results:  # Resumed at the last step: nothing trained, evaluate anyway.
-        results.update(evaluate(inference, variables_of(state), eval_data))
-    bank = compute_z_bank(inference, variables_of(state), train_source, config.z_bank_size,
-                          int(state.step))
-    print(f"Wrote the empirical z bank of {bank.z_mean.shape[0]} training pairs to "
-          f"{bank.save(workdir)}", flush=True)
+    if main:
+        if "recon" not in results:  # Resumed at the last step: nothing trained, evaluate anyway.
+            results.update(evaluate(inference, variables_of(state), eval_data))
+        bank = compute_z_bank(inference, variables_of(state), train_source, config.z_bank_size,
+                              int(state.step))
+        print(f"Wrote the empirical z bank of {bank.z_mean.shape[0]} training pairs to "
+              f"{bank.save(workdir)}", flush=True)
     results["step"] = int(state.step)
     results["state"] = state
     return results

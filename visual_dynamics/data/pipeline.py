@@ -5,6 +5,7 @@ repeated, batched `grain.MapDataset`, so a resumed run reads exactly what an unb
 """
 
 import importlib
+import sys
 from typing import Iterator, Optional
 
 import grain
@@ -94,13 +95,26 @@ def first_examples(source, count: int, keys=TRAINING_KEYS) -> dict:
     return _stack([source[i] for i in range(min(count, len(source)))], keys)
 
 
-def train_batches(source, batch_size: int, seed: int, start_step: int = 0,
-                  num_threads: int = 2) -> Iterator[dict]:
-    """Endless shuffled batches {'image', 'next_image'} uint8 [B, H, W, 3], from `start_step` on."""
-    dataset = (grain.MapDataset.source(source).shuffle(seed=seed).repeat()
-               .batch(batch_size, drop_remainder=True, batch_fn=_stack))
-    read = grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4)
-    return iter(dataset[start_step:].to_iter_dataset(read))
+def train_batches(source, batch_size: int, seed: int, start_step: int = 0, num_threads: int = 2,
+                  process_index: int = 0, process_count: int = 1) -> Iterator[dict]:
+    """Endless shuffled batches {'image', 'next_image'} uint8 [B / P, H, W, 3], from `start_step` on:
+    this process's share of every global batch of B = `batch_size`.
+
+    The global batches are the same for any process count P (and the same as one process reading them
+    whole); process p reads only examples p * B / P ... (p + 1) * B / P - 1 of each.
+    """
+    if batch_size % process_count:
+        raise ValueError(f"batch_size={batch_size} is not divisible by the {process_count} processes")
+    share = batch_size // process_count
+    order = grain.MapDataset.range(len(source)).shuffle(seed=seed).repeat()  # global position -> index
+    first = process_index * share
+
+    def read(local: int) -> dict:
+        return source[order[(local // share) * batch_size + first + local % share]]
+
+    dataset = grain.MapDataset.range(sys.maxsize).map(read).batch(share, drop_remainder=True, batch_fn=_stack)
+    read_options = grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4)
+    return iter(dataset[start_step:].to_iter_dataset(read_options))
 
 
 def eval_batches(source, batch_size: int, num_batches: int) -> list[dict]:

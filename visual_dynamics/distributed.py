@@ -1,0 +1,22 @@
+"""Training across processes and hosts with JAX's own runtime (`jax.distributed`).
+
+Each process drives its local devices; the pmapped train step's collectives span all of them. On CPU
+the collectives go through Gloo (what lets tests run several processes on one machine).
+"""
+
+from typing import Optional
+
+import jax
+
+
+def initialize(coordinator_address: Optional[str] = None, num_processes: Optional[int] = None,
+               process_id: Optional[int] = None, heartbeat_timeout_seconds: int = 100) -> None:
+    """Joins this process to the others. With no address, JAX finds the coordinator itself where a
+    cluster environment says where it is (SLURM, Cloud TPU VMs).
+
+    A process that stops answering for `heartbeat_timeout_seconds` (killed, host down) makes the others
+    stop with an error instead of waiting forever.
+    """
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # the CPU backend's only; GPUs use NCCL
+    jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                               heartbeat_timeout_seconds=heartbeat_timeout_seconds)
