@@ -186,7 +186,8 @@ def matmul_tflops(dtype: str) -> float:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default="paper64,paper128,small", help=f"Of {', '.join(CASES)}.")
     parser.add_argument("--frameworks", default="jax,torch", help="jax, torch, torch_compile.")
     parser.add_argument("--dtypes", default="float32", help="float32, bfloat16.")

@@ -4,7 +4,8 @@
   python experiments/prepare_data.py --dataset=shapes_texture --builder_config=size_128
   python experiments/prepare_data.py --dataset=penn_action --manual_dir=~/downloads
   python experiments/prepare_data.py --dataset=exercise --builder_config=videos_128 --manual_dir=~/my_videos
-  python experiments/prepare_data.py --dataset=exercise --manual_dir=~/my_videos --frame_gap=2 --pair_every=5 \
+  python experiments/prepare_data.py --dataset=exercise --manual_dir=~/my_videos --frame_gap=2 \
+      --pair_every=5 \
       --test_fraction=0.25 --image_size=128       # your videos with other values: config videos_128_gap2_...
 
 A failed preparation leaves nothing that loads as a dataset (TFDS writes to a temporary folder and
@@ -32,7 +33,8 @@ def videos_builder_config() -> str:
     """The name of the videos config that --frame_gap, --pair_every, --test_fraction, --image_size set."""
     from tfds_builders.exercise import exercise_dataset_builder as exercise
 
-    if FLAGS.dataset != "exercise" or (FLAGS.builder_config and not FLAGS.builder_config.startswith("videos_")):
+    own_videos = not FLAGS.builder_config or FLAGS.builder_config.startswith("videos_")
+    if FLAGS.dataset != "exercise" or not own_videos:
         raise ValueError(f"--{', --'.join(VIDEO_FLAGS)} apply to --dataset=exercise from your own videos "
                          f"(a videos_* config), not to {FLAGS.dataset} {FLAGS.builder_config or ''}".rstrip())
     name = FLAGS.builder_config or "videos_128"

@@ -157,7 +157,8 @@ def write_penn_action_archive(path: str, root: str) -> None:
 
 EXERCISE_SEQUENCES = {"train": {"seq_a": 11, "seq_b": 3}, "test": {"seq_c": 3}}
 # Pair layouts: split -> pair prefixes (relative to the archive's top folder).
-EXERCISE_PAIRS = {"train": ["train/clip01_0003", "train/clip01_0010", "train/clip02_0001", "train/clip02_0002"],
+EXERCISE_PAIRS = {"train": ["train/clip01_0003", "train/clip01_0010", "train/clip02_0001",
+                            "train/clip02_0002"],
                   "test": ["test/clip07_0005", "test/clip08_0001"], "val": ["val/clip05_0004"]}
 EXERCISE_SIZE = 128  # the release's frames, as its demo frames sample1_im1.png / _im2.png
 

@@ -17,7 +17,8 @@ GRAY = np.array([[0, 64], [128, 255]], np.uint8)
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [10, 20, 30]]], np.uint8)
 ALPHA = np.array([[255, 0], [128, 255]], np.uint8)
 # RGB composited on white by ALPHA: a * rgb + (1 - a) * 255, rounded.
-RGB_ON_WHITE = np.round(RGB * (ALPHA[..., None] / 255.0) + 255.0 * (1.0 - ALPHA[..., None] / 255.0)).astype(np.uint8)
+OPACITY = ALPHA[..., None] / 255.0
+RGB_ON_WHITE = np.round(RGB * OPACITY + 255.0 * (1.0 - OPACITY)).astype(np.uint8)
 
 
 @pytest.mark.parametrize("image,expected,note", [
@@ -126,7 +127,8 @@ def test_demo_converts_images_and_refuses_damaged_ones_in_one_line(tiny_run, tmp
     assert f"{files['rgb.png'][0]}:" not in done.stdout
     assert (tmp_path / "out" / "grid.png").exists()
     for name, (path, message) in _bad_files(str(tmp_path)).items():
-        done = _demo("sample", f"--workdir={tiny_run[0]}", f"--output_dir={tmp_path / 'bad'}", f"--image={path}")
+        done = _demo("sample", f"--workdir={tiny_run[0]}", f"--output_dir={tmp_path / 'bad'}",
+                     f"--image={path}")
         assert done.returncode == 2, (name, done.stderr)
         assert done.stderr.strip() == done.stderr.strip().splitlines()[0], done.stderr  # one line
         assert path in done.stderr and message in done.stderr and "Traceback" not in done.stderr

@@ -85,7 +85,8 @@ def test_processes_train_as_one_process_and_write_each_file_once(data_dir, tmp_p
     with open(many / "metrics.jsonl") as f:
         steps = [json.loads(line)["step"] for line in f]
     assert steps == [0] + [s for s in range(1, STEPS + 1) for _ in range(2 if s == STEPS else 1)]  # + eval
-    assert len(os.listdir(many / "tensorboard")) == 1 and os.listdir(many / "samples") == [f"step_{STEPS:07d}.png"]
+    assert len(os.listdir(many / "tensorboard")) == 1
+    assert os.listdir(many / "samples") == [f"step_{STEPS:07d}.png"]
     assert "Done at step" in several[0][1] and "Done at step" not in several[1][1]  # process 0 reports
     assert all("step 1/" not in out for _, out, _ in several[1:])
     assert "Done at step" in single[0][1]

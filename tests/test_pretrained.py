@@ -56,7 +56,8 @@ def test_unknown_name_lists_the_shipped_models():
 
 def test_float16_bank_draws_the_same_z(tmp_path):
     rng = np.random.default_rng(0)
-    bank = ZBank(rng.normal(0, 3, (50, 40)).astype(np.float32), rng.normal(-2, 1, (50, 40)).astype(np.float32), 7)
+    bank = ZBank(rng.normal(0, 3, (50, 40)).astype(np.float32),
+                 rng.normal(-2, 1, (50, 40)).astype(np.float32), 7)
     bank.save(str(tmp_path), dtype=np.float16)
     loaded = ZBank.load(str(tmp_path))
     assert loaded.z_mean.dtype == np.float32 and loaded.step == 7
@@ -87,8 +88,8 @@ def test_demo_runs_on_the_shipped_model(tmp_path):
     from PIL import Image
 
     image = tmp_path / "a.png"
-    Image.fromarray(shapes.generate_pair(shapes.ShapesSpec(image_size=64), shapes.example_rng(0, "test", 0))["image"]
-                    ).save(image)
+    pair = shapes.generate_pair(shapes.ShapesSpec(image_size=64), shapes.example_rng(0, "test", 0))
+    Image.fromarray(pair["image"]).save(image)
     done = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "demo.py"), "sample",
                            "--pretrained=shapes_small", f"--image={image}", "--num_samples=3",
                            f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=300)

@@ -188,8 +188,10 @@ def test_penn_action_video_without_boxes_or_joints_is_skipped_and_listed(penn_re
     path = os.path.join(broken, "Penn_Action", "labels", "0003.mat")
     scipy.io.savemat(path, {"action": "pullup", "nframes": 4, "train": -1})  # no bbox, no joints
     data = build("penn_action", "size_64", broken, str(tmp_path / "out"))
-    assert 3 not in {int(e["video"]) for e in data["test"]} and {4, 6} <= {int(e["video"]) for e in data["test"]}
-    assert "skipped 1 of 3 test records: 0003 (neither bbox rows nor visible joints)" in capsys.readouterr().out
+    tested = {int(e["video"]) for e in data["test"]}
+    assert 3 not in tested and {4, 6} <= tested
+    out = capsys.readouterr().out
+    assert "skipped 1 of 3 test records: 0003 (neither bbox rows nor visible joints)" in out
 
 
 def test_penn_action_from_the_archive_and_bad_archives(penn_release, tmp_path):
@@ -273,7 +275,7 @@ def test_exercise_lists_with_paths_of_the_authors_machine(tmp_path):
 
 
 def _many_pairs(count: int) -> dict:
-    return {"train": [f"train/c{i:04d}" for i in range(count)], "test": [f"test/c{i:04d}" for i in range(count)]}
+    return {split: [f"{split}/c{i:04d}" for i in range(count)] for split in ("train", "test")}
 
 
 def test_exercise_a_listed_pair_without_images_is_skipped_and_reported(tmp_path, capsys):
@@ -301,7 +303,8 @@ def test_exercise_an_undecodable_image_is_skipped_and_reported(tmp_path, capsys)
 
 
 def test_exercise_more_than_one_percent_missing_is_a_damaged_archive(tmp_path):
-    dummy_releases.write_exercise_zip(str(tmp_path / "exercise_dataset.zip"), "pair_lists", pairs=_many_pairs(50),
+    dummy_releases.write_exercise_zip(str(tmp_path / "exercise_dataset.zip"), "pair_lists",
+                                      pairs=_many_pairs(50),
                                       unlisted_images=("train/c0001",))
     with pytest.raises(pairs_tfds.SourceDataError, match="1 of the 50 train pairs lack an image.*damaged"):
         build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
@@ -428,7 +431,8 @@ def test_own_videos_prepared_with_flags_then_trained_with_a_test_split_smaller_t
                               capture_output=True, text=True, timeout=600)
 
     for gap, every in ((1, 1), (2, 3)):
-        done = run("prepare_data.py", "--dataset=exercise", f"--manual_dir={folder}", f"--data_dir={data_dir}",
+        done = run("prepare_data.py", "--dataset=exercise", f"--manual_dir={folder}",
+                   f"--data_dir={data_dir}",
                    f"--frame_gap={gap}", f"--pair_every={every}", "--test_fraction=0.34", "--image_size=64")
         assert done.returncode == 0, done.stderr
     names = sorted(n for n in os.listdir(os.path.join(data_dir, "exercise")) if n.startswith("videos_"))
@@ -436,7 +440,8 @@ def test_own_videos_prepared_with_flags_then_trained_with_a_test_split_smaller_t
     config = module.config_from_name(names[1])
     assert (config.frame_gap, config.pair_every, config.test_fraction, config.image_size) == (2, 3, 0.34, 64)
     builder = pipeline.load_builder("exercise", names[1], data_dir)
-    assert builder.is_prepared() and "frame_gap=2, pair_every=3, test_fraction=0.34" in builder.info.config_description
+    assert builder.is_prepared()
+    assert "frame_gap=2, pair_every=3, test_fraction=0.34" in builder.info.config_description
     test_pairs = builder.info.splits["test"].num_examples
     assert 0 < test_pairs < 16
     assert f"--config.builder_config={names[1]}" in done.stdout
@@ -466,7 +471,8 @@ def test_evaluation_and_z_bank_take_a_last_partial_batch(tiny_run, data_dir):
     together = pipeline.eval_batches(short_source, 21, 1)[0]  # the same 21 pairs in one batch
     _, _, target = preprocessing.model_inputs(together, config)
     z_mean, _ = inference.encode(variables, together["image"], together["next_image"])
-    expected = losses.reconstruction_error(target, inference.decode(variables, together["image"], z_mean), "l2")
+    v_hat = inference.decode(variables, together["image"], z_mean)
+    expected = losses.reconstruction_error(target, v_hat, "l2")
     result = train.evaluate(inference, variables, partial)
     np.testing.assert_allclose(result["recon"], float(np.mean(expected)), rtol=1e-4)
     bank = train.compute_z_bank(inference, variables, short_source, 21, step=0)

@@ -46,9 +46,11 @@ def test_flow_measures_a_rendered_shape_moved_by_a_known_amount():
 def test_motions_measured_on_threads_equal_those_measured_one_by_one():
     spec = shapes.ShapesSpec(image_size=64)
     pairs = [shapes.generate_pair(spec, shapes.example_rng(3, "test", i)) for i in range(300)]
-    images, next_images, masks = (np.stack([p[k] for p in pairs]) for k in ("image", "next_image", "visible_mask"))
+    images, next_images, masks = (np.stack([p[k] for p in pairs])
+                                  for k in ("image", "next_image", "visible_mask"))
     seen = []
-    threaded = shapes_motion.measured_motions(images, next_images, masks, lambda done, total: seen.append(done))
+    threaded = shapes_motion.measured_motions(images, next_images, masks,
+                                              lambda done, total: seen.append(done))
     one_by_one = np.stack([motion_metric.object_motions(*p) for p in zip(images, next_images, masks)])
     np.testing.assert_array_equal(threaded, one_by_one)  # same order, same values, NaNs included
     assert seen == [256, 300]

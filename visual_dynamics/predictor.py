@@ -7,7 +7,8 @@
 
 Images are numpy arrays of any size, one [H, W, 3] or a batch [B, H, W, 3] of uint8 RGB (also
 grayscale [H, W] or [H, W, 1], RGBA [H, W, 4], uint16 or floats in [0, 1], converted to 8-bit RGB);
-they are resized to the model's input side S, and outputs are uint8 at S x S. Each method compiles once per input shape.
+they are resized to the model's input side S, and outputs are uint8 at S x S. Each method compiles once
+per input shape.
 """
 
 import json

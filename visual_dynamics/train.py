@@ -165,7 +165,8 @@ def evaluate(inference: sampling.Inference, variables: dict, batches: list[dict]
         recon.append(losses.reconstruction_error(target, v_hat, config.recon_norm))
         zero.append(losses.reconstruction_error(target, jnp.zeros_like(target), config.recon_norm))
     # Means over examples, so that a last partial batch weighs by its size.
-    return dict(recon=float(np.mean(np.concatenate(recon))), recon_zero_motion=float(np.mean(np.concatenate(zero))))
+    return dict(recon=float(np.mean(np.concatenate(recon))),
+                recon_zero_motion=float(np.mean(np.concatenate(zero))))
 
 
 def compute_z_bank(inference: sampling.Inference, variables: dict, source, size: int,

@@ -43,7 +43,8 @@ def videos_config(image_size: int = 128, frame_gap: int = 1, pair_every: int = 3
     the prepared dataset's dataset_info.json) lists all of them."""
     if image_size < 16 or frame_gap < 1 or pair_every < 1 or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"videos config needs image_size >= 16, frame_gap >= 1, pair_every >= 1 and "
-                         f"0 < test_fraction < 1; got {image_size}, {frame_gap}, {pair_every}, {test_fraction}")
+                         f"0 < test_fraction < 1; got {image_size}, {frame_gap}, {pair_every}, "
+                         f"{test_fraction}")
     name = f"videos_{image_size}"
     name += f"_gap{frame_gap}" if frame_gap != VIDEO_DEFAULTS["frame_gap"] else ""
     name += f"_every{pair_every}" if pair_every != VIDEO_DEFAULTS["pair_every"] else ""

@@ -84,5 +84,5 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, sprites_dir, characters):
         config = self.builder_config
-        return sprites.generate_examples(sprites_dir, characters, config.image_size,
-                                         sprites.NUM_STORED_ANIMATIONS if config.paper else sprites.NUM_ANIMATIONS)
+        animations = sprites.NUM_STORED_ANIMATIONS if config.paper else sprites.NUM_ANIMATIONS
+        return sprites.generate_examples(sprites_dir, characters, config.image_size, animations)

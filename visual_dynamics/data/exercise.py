@@ -101,7 +101,8 @@ def _pair_lists(archive: zipfile.ZipFile, members: set[str]) -> dict[str, list[P
         prefixes = [re.sub(r"_im[12]\.png$", "", line.strip()) for line in lines]
         splits[split] = []
         for index, prefix in enumerate(p for p in prefixes if p and not p.startswith("#")):
-            image, next_image = (_resolve(prefix, folder, members, suffix) for suffix in ("_im1.png", "_im2.png"))
+            image, next_image = (_resolve(prefix, folder, members, suffix)
+                                 for suffix in ("_im1.png", "_im2.png"))
             video = image[:-len("_im1.png")] if image else prefix  # the files' own name where found
             splits[split].append(Pair(video, index, image, next_image))
     return splits

@@ -51,7 +51,8 @@ def read_labels(path: str) -> dict:
     bbox = np.asarray(mat.get("bbox", np.zeros((0, 4))), dtype=np.float64).reshape(-1, 4)
     joints = np.full((nframes, 13, 2), np.nan)
     if all(k in mat for k in ("x", "y", "visibility")):
-        x, y, visible = (np.asarray(mat[k], np.float64).reshape(-1, 13)[:nframes] for k in ("x", "y", "visibility"))
+        x, y, visible = (np.asarray(mat[k], np.float64).reshape(-1, 13)[:nframes]
+                         for k in ("x", "y", "visibility"))
         joints[:len(x)] = np.where((visible > 0)[..., None], np.stack([x, y], -1), np.nan)
     return {"action": str(np.ravel(mat["action"])[0]), "nframes": nframes, "bbox": bbox,
             "train": int(np.ravel(mat["train"])[0]) == 1, "joints": joints}
@@ -68,7 +69,8 @@ def frame_boxes(bbox: np.ndarray, joints: np.ndarray) -> Optional[np.ndarray]:
     nframes = len(joints)
     boxes = np.full((nframes, 4), np.nan)
     rows = bbox[:nframes]
-    boxes[:len(rows)] = np.where(((rows[:, 2] > rows[:, 0]) & (rows[:, 3] > rows[:, 1]))[:, None], rows, np.nan)
+    proper = (rows[:, 2] > rows[:, 0]) & (rows[:, 3] > rows[:, 1])
+    boxes[:len(rows)] = np.where(proper[:, None], rows, np.nan)
     for t in np.flatnonzero(np.isnan(boxes[:, 0])):
         visible = joints[t][~np.isnan(joints[t, :, 0])]
         if len(visible) >= 2:

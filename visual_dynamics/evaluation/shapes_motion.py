@@ -53,5 +53,6 @@ def flow_baseline_motions(baseline, images: np.ndarray, masks: np.ndarray, sampl
                           rng: np.random.Generator) -> np.ndarray:
     """Motions in the Flow baseline's predicted frames: [N * M, 3, 2]."""
     frames = baseline.sample(images, samples_per_image, rng)
-    return measured_motions(np.repeat(images, samples_per_image, axis=0),
-                            frames.reshape(-1, *frames.shape[2:]), np.repeat(masks, samples_per_image, axis=0))
+    repeated = np.repeat(images, samples_per_image, axis=0)
+    masks = np.repeat(masks, samples_per_image, axis=0)
+    return measured_motions(repeated, frames.reshape(repeated.shape), masks)
