@@ -8,6 +8,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
@@ -66,8 +67,8 @@ def restore(manager: ocp.CheckpointManager, step: int, abstract_state):
     """The state saved at `step`, shaped like `abstract_state` (arrays or ShapeDtypeStructs), its leaves
     on this process's first device; any process count can restore what any other saved."""
     sharding = _replicated_sharding()
-    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding),
-                          abstract_state)
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x), sharding=sharding),
+                          abstract_state)  # result_type: a fresh state's step is a Python int
     restored = manager.restore(step, args=ocp.args.StandardRestore(target))
     return jax.tree.map(lambda x: x.addressable_data(0), restored)
 
