@@ -4,6 +4,7 @@ others within a bounded time."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,20 +69,30 @@ def _params(workdir) -> dict:
     return jax.tree.map(np.asarray, variables)
 
 
+@pytest.fixture(scope="module")
+def two_process_run(data_dir, tmp_path_factory):
+    """(workdir, outputs) of the tiny config trained by 2 processes of 1 device each."""
+    workdir = tmp_path_factory.mktemp("two_processes") / "run"
+    return workdir, _train(workdir, data_dir, 2, 1)
+
+
 @pytest.mark.parametrize("processes,devices", [(2, 1), (2, 2)], ids=["2x1_vs_1x2", "2x2_vs_1x4"])
-def test_processes_train_as_one_process_and_write_each_file_once(data_dir, tmp_path, processes, devices):
+def test_processes_train_as_one_process_and_write_each_file_once(data_dir, tmp_path, processes, devices,
+                                                                 request):
     single = _train(tmp_path / "one", data_dir, 1, processes * devices)
-    several = _train(tmp_path / "many", data_dir, processes, devices)
+    if (processes, devices) == (2, 1):
+        many, several = request.getfixturevalue("two_process_run")
+    else:
+        many, several = tmp_path / "many", _train(tmp_path / "many", data_dir, processes, devices)
     # Float32 sums split differently over devices agree to ~1e-6; Adam's normalised step can turn that
     # into up to ~lr / 100 where a gradient is near zero, in a few elements. A wrong batch split or
     # unshared BatchNorm statistics would move most elements by ~lr (3e-3) a step.
-    ours, theirs = jax.tree.leaves(_params(tmp_path / "many")), jax.tree.leaves(_params(tmp_path / "one"))
+    ours, theirs = jax.tree.leaves(_params(many)), jax.tree.leaves(_params(tmp_path / "one"))
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
     close = [np.isclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(ours, theirs)]
     assert sum(c.sum() for c in close) >= 0.999 * sum(c.size for c in close)
 
-    many = tmp_path / "many"
     with open(many / "metrics.jsonl") as f:
         steps = [json.loads(line)["step"] for line in f]
     assert steps == [0] + [s for s in range(1, STEPS + 1) for _ in range(2 if s == STEPS else 1)]  # + eval
@@ -92,9 +103,9 @@ def test_processes_train_as_one_process_and_write_each_file_once(data_dir, tmp_p
     assert "Done at step" in single[0][1]
 
 
-def test_a_checkpoint_of_two_processes_resumes_in_one_and_back(data_dir, tmp_path):
+def test_a_checkpoint_of_two_processes_resumes_in_one_and_back(two_process_run, data_dir, tmp_path):
     workdir = tmp_path / "run"
-    _train(workdir, data_dir, 2, 1)
+    shutil.copytree(two_process_run[0], workdir)
     (code, out, err), = _train(workdir, data_dir, 1, 1, f"--config.num_train_steps={STEPS + 2}")
     assert f"resuming from step {STEPS}" in out and f"Done at step {STEPS + 2}" in out
     outputs = _train(workdir, data_dir, 2, 1, f"--config.num_train_steps={STEPS + 4}")
