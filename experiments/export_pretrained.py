@@ -22,8 +22,12 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from absl import logging
+
     from visual_dynamics import checkpointing, pretrained, train
     from visual_dynamics.z_bank import ZBank
+
+    logging.set_verbosity(logging.WARNING)
 
     try:
         config, variables, step = train.restore_variables(FLAGS.workdir, FLAGS.step)
