@@ -54,7 +54,8 @@ def parse_args(argv):
         model = sub[name].add_mutually_exclusive_group(required=True)
         model.add_argument("--workdir", help="A training workdir (config.json, checkpoints/, z_bank.npz).")
         model.add_argument("--pretrained", help="A model shipped with the package, e.g. shapes_small.")
-        sub[name].add_argument("--output_dir", help="Default: WORKDIR/demo/SUBCOMMAND.")
+        sub[name].add_argument("--output_dir", help="Default: WORKDIR/demo/SUBCOMMAND, or "
+                               "demo/PRETRAINED/SUBCOMMAND.")
         sub[name].add_argument("--step", type=int, help="Checkpoint step of --workdir (default: the newest).")
     sub["sample"].add_argument("--image", action="append", required=True, help="Repeat for several.")
     sub["sample"].add_argument("--num_samples", type=int, default=8)
