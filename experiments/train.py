@@ -81,13 +81,16 @@ def main(argv):
         results = train.train_and_evaluate(FLAGS.config, workdir)
     except DatasetNotPreparedError as e:
         sys.exit(f"error: {e}")
-    except BaseException:
+    except BaseException as e:
         if jax.process_count() > 1:
             # Leave without jax.distributed's orderly shutdown: the other processes then stop with an
             # error within --heartbeat_timeout_seconds instead of waiting in a collective forever.
             traceback.print_exc()
-            print(f"error: process {jax.process_index()} failed; the others stop within "
-                  f"{FLAGS.heartbeat_timeout_seconds} s", file=sys.stderr, flush=True)
+            cause = (str(e).strip().splitlines() or [""])[0][:200]
+            print(f"error: process {jax.process_index()} of {jax.process_count()} stopped "
+                  f"({type(e).__name__}: {cause}); a collective fails like this when another process "
+                  f"is gone. The others stop within {FLAGS.heartbeat_timeout_seconds} s; rerun every "
+                  f"process to resume from the last checkpoint in {workdir}.", file=sys.stderr, flush=True)
             os._exit(1)
         raise
     if jax.process_index() == 0:

@@ -158,4 +158,5 @@ def test_a_killed_process_stops_the_other_within_a_bounded_time(data_dir, tmp_pa
     killed_at = time.time()
     (code, _, err), _ = _finish(runs, timeout=120)
     assert code != 0 and time.time() - killed_at < 120
-    assert err.strip()  # JAX's coordination service names the lost task
+    # Our one-line error; if JAX's heartbeat check ends the process first, its coordination service speaks.
+    assert "error: process 0 of 2 stopped" in err or "coordination service" in err.lower(), err[-2000:]
