@@ -47,3 +47,21 @@ def print_table(header: list[str], rows: list[list]) -> None:
 def device_description() -> str:
     d = jax.devices()[0]
     return f"{jax.device_count()} x {d.platform} ({d.device_kind}), JAX {jax.__version__}"
+
+
+def pmapped_step_seconds(config, devices, per_device_batch: int, seed: int = 0) -> float:
+    """Median seconds of the pmapped train step of `config` on `devices`, `per_device_batch` random
+    pairs on each (the configs module must be importable: import this module first)."""
+    import numpy as np
+
+    from visual_dynamics import train
+
+    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)), devices)
+    size = config.image_size
+    rng = np.random.default_rng(seed)
+    batch = {k: rng.integers(0, 256, (len(devices), per_device_batch, size, size, 3), np.uint8)
+             for k in ("image", "next_image")}
+    step = jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config), axis_name=train.AXIS,
+                    devices=devices)
+    key = train.replicate(jax.random.PRNGKey(1), devices)
+    return median_seconds(lambda: step(state, batch, key)[1], repeats=5)

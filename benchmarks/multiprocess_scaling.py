@@ -25,26 +25,13 @@ def worker(args) -> None:
         from visual_dynamics import distributed
 
         distributed.initialize(f"127.0.0.1:{args.port}", args.processes, args.process_id)
-    import numpy as np
-
-    from common import median_seconds
+    from common import pmapped_step_seconds
     from configs import shapes
-    from visual_dynamics import train
 
     config = shapes.get_config("" if args.variant == "paper" else args.variant)
-    devices = jax.local_devices()
-    per_device = config.batch_size
-    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)), devices)
-    size = config.image_size
-    rng = np.random.default_rng(args.process_id)
-    batch = {k: rng.integers(0, 256, (len(devices), per_device, size, size, 3), np.uint8)
-             for k in ("image", "next_image")}
-    step = jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config), axis_name=train.AXIS,
-                    devices=devices)
-    key = train.replicate(jax.random.PRNGKey(1), devices)
-    seconds = median_seconds(lambda: step(state, batch, key)[1], repeats=5)
+    seconds = pmapped_step_seconds(config, jax.local_devices(), config.batch_size, seed=args.process_id)
     if jax.process_index() == 0:
-        rate = jax.device_count() * per_device / seconds
+        rate = jax.device_count() * config.batch_size / seconds
         print(f"RESULT {rate} {jax.devices()[0].device_kind}", flush=True)
 
 
@@ -58,11 +45,11 @@ def run_layout(args, processes: int, devices: int) -> tuple[float, str]:
         port = s.getsockname()[1]
     runs = []
     for i in range(processes):
-        if "CUDA_VISIBLE_DEVICES" not in os.environ and not env.get("JAX_PLATFORMS"):
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i * devices + d) for d in range(devices))
+        # On a GPU machine process i takes GPUs i*D ... i*D + D - 1 (ignored where there are none).
+        gpus = {"CUDA_VISIBLE_DEVICES": ",".join(str(i * devices + d) for d in range(devices))}
         runs.append(subprocess.Popen(
             [sys.executable, __file__, "--worker", f"--variant={args.variant}", f"--processes={processes}",
-             f"--process_id={i}", f"--port={port}"], env=dict(env), stdout=subprocess.PIPE,
+             f"--process_id={i}", f"--port={port}"], env={**env, **gpus}, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True))
     outputs = [r.communicate(timeout=1200) for r in runs]
     for r, (_, err) in zip(runs, outputs):

@@ -17,25 +17,14 @@ if FLAG not in os.environ.get("XLA_FLAGS", "") and "--no-reexec" not in sys.argv
     os.execv(sys.executable, [sys.executable, *sys.argv, "--no-reexec"])
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
-from common import device_description, median_seconds, print_table  # noqa: E402
+from common import device_description, pmapped_step_seconds, print_table  # noqa: E402
 
 from configs import shapes  # noqa: E402
-from visual_dynamics import train  # noqa: E402
 
 
 def samples_per_second(config, devices, per_device_batch):
-    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)), devices)
-    size = config.image_size
-    rng = np.random.default_rng(0)
-    batch = {k: rng.integers(0, 256, (len(devices), per_device_batch, size, size, 3), np.uint8)
-             for k in ("image", "next_image")}
-    step = jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config),
-                    axis_name=train.AXIS, devices=devices)
-    key = train.replicate(jax.random.PRNGKey(1), devices)
-    return len(devices) * per_device_batch / median_seconds(lambda: step(state, batch, key)[1],
-                                                            repeats=5)
+    return len(devices) * per_device_batch / pmapped_step_seconds(config, devices, per_device_batch)
 
 
 def main():

@@ -5,8 +5,7 @@
   python experiments/prepare_data.py --dataset=penn_action --manual_dir=~/downloads
   python experiments/prepare_data.py --dataset=exercise --builder_config=videos_128 --manual_dir=~/my_videos
   python experiments/prepare_data.py --dataset=exercise --manual_dir=~/my_videos --frame_gap=2 \
-      --pair_every=5 \
-      --test_fraction=0.25 --image_size=128       # your videos with other values: config videos_128_gap2_...
+      --pair_every=5 --test_fraction=0.25 --image_size=128   # your videos, other values: videos_128_gap2_...
 
 A failed preparation leaves nothing that loads as a dataset (TFDS writes to a temporary folder and
 renames it when complete).
@@ -41,9 +40,7 @@ def videos_builder_config() -> str:
     base = exercise.Builder.builder_configs.get(name) or exercise.config_from_name(name)
     if base is None:
         raise ValueError(f"--builder_config={name} is not a videos config (videos_64, videos_128, ...)")
-    values = {"image_size": base.image_size, "frame_gap": base.frame_gap, "pair_every": base.pair_every,
-              "test_fraction": base.test_fraction}
-    values.update({k: getattr(FLAGS, k) for k in VIDEO_FLAGS if getattr(FLAGS, k) is not None})
+    values = {k: getattr(base, k) if getattr(FLAGS, k) is None else getattr(FLAGS, k) for k in VIDEO_FLAGS}
     return exercise.videos_config(**values).name
 
 

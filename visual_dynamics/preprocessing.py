@@ -90,6 +90,8 @@ def as_rgb_uint8(image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
     if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
         raise ValueError(f"an image must be [H, W] or [H, W, C] with C = 1 (gray), 3 (RGB) or 4 (RGBA); "
                          f"got shape {image.shape}")
+    if image.dtype == np.uint8 and image.shape[-1] == 3:
+        return image, None  # the common case: nothing to convert
     steps = []
     if image.dtype == np.uint8:
         values = image.astype(np.float64) / 255.0
@@ -109,8 +111,6 @@ def as_rgb_uint8(image: np.ndarray) -> tuple[np.ndarray, Optional[str]]:
         values, steps = values[..., :3] * alpha + (1.0 - alpha), steps + ["alpha composited on white"]
     if values.shape[-1] == 1:
         values, steps = np.repeat(values, 3, axis=-1), steps + ["grayscale to RGB"]
-    if not steps:
-        return image, None
     return (values * 255.0).round().astype(np.uint8), ", ".join(steps)
 
 

@@ -205,12 +205,15 @@ def write_sample_grid(inference: sampling.Inference, variables: dict, test_batch
 def prepared_builder_once(config: ml_collections.ConfigDict):
     """`pipeline.prepared_builder` of the config's dataset; with several processes, process 0 prepares a
     generated dataset while the others wait, so that they never write it at the same time."""
-    for preparing in (True, False):
-        if (jax.process_index() == 0) == preparing:
-            builder = pipeline.prepared_builder(config.dataset, config.get("builder_config"), config.data_dir)
-        if jax.process_count() > 1:
-            multihost_utils.sync_global_devices(f"dataset prepared: {preparing}")
-    return builder
+    def prepared():
+        return pipeline.prepared_builder(config.dataset, config.get("builder_config"), config.data_dir)
+
+    if jax.process_count() == 1:
+        return prepared()
+    if jax.process_index() == 0:
+        builder = prepared()
+    multihost_utils.sync_global_devices("dataset prepared")
+    return builder if jax.process_index() == 0 else prepared()
 
 
 def _format_seconds(seconds: float) -> str:

@@ -31,12 +31,14 @@ class ExerciseConfig(pairs_tfds.PairsConfig):
     split_seed: int = 0
 
 
-VIDEO_DEFAULTS = {"frame_gap": 1, "pair_every": 30, "test_fraction": 0.1}
+VIDEO_DEFAULTS = {name: getattr(ExerciseConfig, name)  # the fields a name states when they differ
+                  for name in ("frame_gap", "pair_every", "test_fraction")}
 VIDEO_CONFIG_NAME = re.compile(r"^videos_(\d+)(?:_gap(\d+))?(?:_every(\d+))?(?:_test([\dp]+)pct)?$")
 
 
-def videos_config(image_size: int = 128, frame_gap: int = 1, pair_every: int = 30,
-                  test_fraction: float = 0.1) -> ExerciseConfig:
+def videos_config(image_size: int = 128, frame_gap: int = ExerciseConfig.frame_gap,
+                  pair_every: int = ExerciseConfig.pair_every,
+                  test_fraction: float = ExerciseConfig.test_fraction) -> ExerciseConfig:
     """A config of your own videos. Its name holds every value that differs from the defaults (e.g.
     videos_128_gap2_every10_test25pct), so preparations with other values never overwrite each other
     and a run names the one it trains on with --config.builder_config=NAME; its description (kept in
@@ -108,15 +110,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if config.source == "release":
             path = os.path.join(manual_dir, exercise.ARCHIVE)
             with exercise.open_archive(path) as archive:  # the layout is checked before anything is written
-                splits = exercise.read_layout(archive).splits
-            return {split: self._generate_examples(path, split) for split in splits}
+                splits = exercise.read_layout(archive)
+            return {split: self._generate_examples(path, split, pairs) for split, pairs in splits.items()}
         names = videos.split_videos(videos.list_videos(manual_dir), config.test_fraction,
                                     config.split_seed)
         return {split: self._generate_examples(manual_dir, split, split_names)
                 for split, split_names in names.items()}
 
-    def _generate_examples(self, path: str, split: str, video_names=None):
-        """Pairs of the release archive at `path`, or of the videos `video_names` in folder `path`."""
+    def _generate_examples(self, path: str, split: str, sources: list):
+        """`sources` of one split: pairs of the release archive at `path` (`exercise.read_layout`), or
+        names of videos in the folder `path`."""
         if self.builder_config.source == "release":
-            return exercise.generate_examples(path, split, self.builder_config.image_size)
-        return videos.generate_examples(path, video_names, self.builder_config)
+            return exercise.generate_examples(path, split, sources, self.builder_config.image_size)
+        return videos.generate_examples(path, sources, self.builder_config)

@@ -48,17 +48,6 @@ class Pair:
     next_image: Optional[str]
 
 
-@dataclasses.dataclass
-class Layout:
-    """What the archive holds: its layout's name and the pairs of each TFDS split."""
-
-    name: str
-    splits: dict[str, list[Pair]]
-
-    def missing(self, split: str) -> list[Pair]:
-        return [p for p in self.splits[split] if p.image is None or p.next_image is None]
-
-
 def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
@@ -138,35 +127,39 @@ def _sequences(members: set[str]) -> dict[str, list[Pair]]:
             found[split.lower()].setdefault(sequence, []).append(name)
     if not found["train"] or not found["test"]:
         return {}
-    return {split: [Pair(sequence, t, a, b)
-                    for sequence, names in sorted(sequences.items())
-                    for t, (a, b) in enumerate(zip(*[sorted(names, key=_natural_key)[i:] for i in (0, 1)]))]
-            for split, sequences in found.items()}
+    splits = {}
+    for split, sequences in found.items():
+        splits[split] = []
+        for sequence, names in sorted(sequences.items()):
+            ordered = sorted(names, key=_natural_key)
+            splits[split] += [Pair(sequence, t, a, b) for t, (a, b) in enumerate(zip(ordered, ordered[1:]))]
+    return splits
 
 
-def read_layout(archive: zipfile.ZipFile) -> Layout:
-    """The archive's layout and pairs.
+def read_layout(archive: zipfile.ZipFile) -> dict[str, list[Pair]]:
+    """The pairs of each TFDS split, from whichever layout the archive has (said in one line).
 
     Raises:
       SourceDataError: no known layout (the message lists what the archive holds), or more than 1 % of
         a split's listed pairs lack an image (a damaged archive).
     """
     members = {name for name in archive.namelist() if not name.endswith("/")}
-    for name, reader in (("pair lists", lambda: _pair_lists(archive, members)),
-                         ("pair folders", lambda: _pair_folders(members)),
-                         ("sequences", lambda: _sequences(members))):
+    for layout, reader in (("pair lists", lambda: _pair_lists(archive, members)),
+                           ("pair folders", lambda: _pair_folders(members)),
+                           ("sequences", lambda: _sequences(members))):
         splits = reader()
         if splits:
-            layout = Layout(name, splits)
             for split, pairs in splits.items():
-                missing = layout.missing(split)
+                missing = [p for p in pairs if p.image is None or p.next_image is None]
                 if len(missing) > MAX_SKIPPED_FRACTION * len(pairs):
                     raise SourceDataError(
                         f"{archive.filename}: {len(missing)} of the {len(pairs)} {split} pairs lack an "
                         f"image (first: {missing[0].video}_im1.png / _im2.png): more than "
                         f"{MAX_SKIPPED_FRACTION:.0%}, so the archive is damaged or incomplete; download "
                         f"it again.")
-            return layout
+            print(f"{archive.filename}: {layout}; " + ", ".join(f"{split} {len(pairs)} pairs"
+                                                           for split, pairs in splits.items()), flush=True)
+            return splits
     names = sorted(members)
     tops = sorted({n.split("/")[0] + ("/" if "/" in n else "") for n in names})
     raise SourceDataError(
@@ -181,14 +174,14 @@ def _frame(archive: zipfile.ZipFile, member: str, image_size: int):
                          image_size)
 
 
-def generate_examples(path: str, split: str, image_size: int) -> Iterator:
-    """(key, example) for every readable pair of `split`; skipped pairs are reported at the end.
+def generate_examples(path: str, split: str, pairs: list[Pair], image_size: int) -> Iterator:
+    """(key, example) for every readable pair of `pairs` (one split of `read_layout` of the archive at
+    `path`); skipped pairs are reported at the end.
 
     Raises:
       SourceDataError: more than 1 % of the split's pairs were skipped.
     """
     with open_archive(path) as archive:
-        pairs = read_layout(archive).splits[split]
         skipped = []
         for pair in pairs:
             if pair.image is None or pair.next_image is None:

@@ -66,18 +66,20 @@ def frame_boxes(bbox: np.ndarray, joints: np.ndarray) -> Optional[np.ndarray]:
       bbox: [N, 4] rows [x0, y0, x1, y1] for the first N frames (N may be 0 or exceed nframes).
       joints: [nframes, J, 2] joint (x, y), NaN where not visible.
     """
+    def proper(b: np.ndarray) -> np.ndarray:  # a box of positive size (False for NaN rows)
+        return (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+
     nframes = len(joints)
     boxes = np.full((nframes, 4), np.nan)
     rows = bbox[:nframes]
-    proper = (rows[:, 2] > rows[:, 0]) & (rows[:, 3] > rows[:, 1])
-    boxes[:len(rows)] = np.where(proper[:, None], rows, np.nan)
+    boxes[:len(rows)] = np.where(proper(rows)[:, None], rows, np.nan)
     for t in np.flatnonzero(np.isnan(boxes[:, 0])):
         visible = joints[t][~np.isnan(joints[t, :, 0])]
         if len(visible) >= 2:
             low, high = visible.min(axis=0), visible.max(axis=0)
             pad = JOINT_BOX_PADDING * (high - low)
             boxes[t] = np.concatenate([low - pad, high + pad])
-    known = np.flatnonzero(~np.isnan(boxes[:, 0]) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
+    known = np.flatnonzero(proper(boxes))
     if len(known) == 0:
         return None
     nearest = known[np.abs(np.arange(nframes)[:, None] - known[None]).argmin(axis=1)]
