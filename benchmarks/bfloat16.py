@@ -35,7 +35,7 @@ def main():
             results = train.train_and_evaluate(config, workdir)
             seconds = time.perf_counter() - start
         rows.append([dtype, config.num_train_steps, seconds, rows[0][2] / seconds if rows else 1.0,
-                     results["first_eval_recon"], results["recon"]])
+                     results.first_eval_recon, results.recon])
     print(f"bfloat16 vs float32 ({args.variant}) on {device_description()}")
     print_table(["compute dtype", "steps", "wall s", "speed vs float32", "test recon at 0",
                  "test recon at end"], rows)

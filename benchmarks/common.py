@@ -55,13 +55,13 @@ def pmapped_step_seconds(config, devices, per_device_batch: int, seed: int = 0) 
     import numpy as np
 
     from visual_dynamics import train
+    from visual_dynamics.train_state import create_train_state
 
-    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)), devices)
+    state = train.replicate(create_train_state(config, jax.random.PRNGKey(0)), devices)
     size = config.image_size
     rng = np.random.default_rng(seed)
     batch = {k: rng.integers(0, 256, (len(devices), per_device_batch, size, size, 3), np.uint8)
              for k in ("image", "next_image")}
-    step = jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config), axis_name=train.AXIS,
-                    devices=devices)
+    step = train.make_p_train_step(config, devices, donate=False)
     key = train.replicate(jax.random.PRNGKey(1), devices)
     return median_seconds(lambda: step(state, batch, key)[1], repeats=5)

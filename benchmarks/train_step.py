@@ -19,19 +19,19 @@ from common import device_description, matmul_flops_per_second, median_seconds, 
 
 from configs import shapes
 from visual_dynamics import train
+from visual_dynamics.train_state import create_train_state
 
 
 def step_and_inputs(config):
     """The pmapped step and one replicated (state, batch, rng) for it."""
     devices = jax.local_device_count()
-    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)))
+    state = train.replicate(create_train_state(config, jax.random.PRNGKey(0)))
     rng = np.random.default_rng(0)
     size = config.image_size
     batch = {k: rng.integers(0, 256, (config.batch_size, size, size, 3), dtype=np.uint8)
              for k in ("image", "next_image")}
-    return (jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config),
-                     axis_name=train.AXIS),
-            state, train.shard(batch, devices), train.replicate(jax.random.PRNGKey(1)))
+    return (train.make_p_train_step(config, donate=False), state, train.shard(batch, devices),
+            train.replicate(jax.random.PRNGKey(1)))
 
 
 def measure(config, repeats):

@@ -74,10 +74,11 @@ def run_jax(args, batch_size: int, baseline_mib: float) -> dict:
     import numpy as np
 
     from visual_dynamics import train
+    from visual_dynamics.train_state import create_train_state
 
     config = case_config(args.case, batch_size, args.dtype)
     devices = jax.local_device_count()
-    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)))
+    state = train.replicate(create_train_state(config, jax.random.PRNGKey(0)))
     rng = np.random.default_rng(0)
     size = config.image_size
     batch = train.shard({k: rng.integers(0, 256, (batch_size, size, size, 3), dtype=np.uint8)

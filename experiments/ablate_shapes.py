@@ -131,8 +131,8 @@ def main(argv):
             sys.exit(f"error: {e}")
         bank = ZBank.load(workdir)
         runs[(z_size, recon_weight)] = {
-            "workdir": workdir, "step": trained["step"], "test_recon": trained["recon"],
-            "test_recon_copy_input": trained["recon_zero_motion"],
+            "workdir": workdir, "step": trained.step, "test_recon": trained.recon,
+            "test_recon_copy_input": trained.recon_zero_motion,
             "latents": latent_stats.latent_statistics(bank.z_mean, bank.z_logvar),
             "bank": bank, "curves": read_metrics(workdir)}
 

@@ -57,18 +57,14 @@ def main(argv):
     import numpy as np
     from absl import logging
 
-    from visual_dynamics import checkpointing
     from visual_dynamics.data import pipeline
     from visual_dynamics.evaluation import flow_baseline, sample_quality
-    from visual_dynamics.predictor import load_run_and_autoencoder
+    from visual_dynamics.evaluation.runs import LOAD_ERRORS, load_run_and_dataset
 
     logging.set_verbosity(logging.WARNING)
     try:
-        predictor, ae = load_run_and_autoencoder(FLAGS.workdir, FLAGS.ae_workdir)
-        builder = pipeline.prepared_builder(predictor.config.dataset, predictor.config.get("builder_config"),
-                                            predictor.config.get("data_dir"))
-    except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError,
-            pipeline.DatasetNotPreparedError) as e:
+        predictor, ae, builder = load_run_and_dataset(FLAGS.workdir, FLAGS.ae_workdir)
+    except LOAD_ERRORS as e:
         sys.exit(f"error: {e}")
 
     results = {"workdir": FLAGS.workdir, "dataset": predictor.config.dataset}

@@ -101,18 +101,15 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from absl import logging
 
-    from visual_dynamics import checkpointing, train
     from visual_dynamics.data import pipeline
-    from visual_dynamics.predictor import Predictor, load_run_and_autoencoder
+    from visual_dynamics.evaluation.runs import LOAD_ERRORS, load_run_and_dataset
+    from visual_dynamics.predictor import Predictor
+    from visual_dynamics.z_bank import compute_z_bank
 
     logging.set_verbosity(logging.WARNING)
     try:
-        predictor, ae = load_run_and_autoencoder(FLAGS.workdir, FLAGS.ae_workdir)
-        if predictor.config.dataset != "shapes":
-            raise ValueError(f"{FLAGS.workdir} is a {predictor.config.dataset!r} run; Fig. 5 needs 'shapes'")
-        builder = pipeline.prepared_builder("shapes", predictor.config.get("builder_config"),
-                                            predictor.config.get("data_dir"))
-    except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError) as e:
+        predictor, ae, builder = load_run_and_dataset(FLAGS.workdir, FLAGS.ae_workdir, dataset="shapes")
+    except LOAD_ERRORS as e:
         sys.exit(f"error: {e}")
     out = os.path.join(FLAGS.workdir, "shapes_eval")
     os.makedirs(out, exist_ok=True)
@@ -160,8 +157,9 @@ def main(argv):
                           if name != "truth"}
 
     print(f"Latent statistics over {FLAGS.num_latent_pairs} training pairs", flush=True)
-    bank = train.compute_z_bank(predictor.inference, predictor.variables,
-                                builder.as_data_source(split="train"), FLAGS.num_latent_pairs, step=0)
+    batches = pipeline.first_batches(builder.as_data_source(split="train"), FLAGS.num_latent_pairs,
+                                     predictor.config.batch_size)
+    bank = compute_z_bank(predictor.inference, predictor.variables, batches, FLAGS.num_latent_pairs, step=0)
     results["table1"] = latent_stats.latent_statistics(bank.z_mean, bank.z_logvar)
     latent_stats.plot_latents({f"z over {len(bank.z_mean)} training pairs": (bank.z_mean, bank.z_logvar)},
                               os.path.join(out, "fig10_latents.png"))

@@ -24,13 +24,13 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from absl import logging
 
-    from visual_dynamics import checkpointing, pretrained, train
+    from visual_dynamics import checkpointing, pretrained
     from visual_dynamics.z_bank import ZBank
 
     logging.set_verbosity(logging.WARNING)
 
     try:
-        config, variables, step = train.restore_variables(FLAGS.workdir, FLAGS.step)
+        config, variables, step = checkpointing.restore_variables(FLAGS.workdir, FLAGS.step)
         bank = ZBank.load(FLAGS.workdir)
     except (checkpointing.NoCheckpointError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")

@@ -16,13 +16,13 @@ import optax
 from conftest import tiny_config
 from visual_dynamics import train
 from visual_dynamics.data import pipeline
+from visual_dynamics.train_state import create_train_state
 
 RTOL = 1e-4
 
 
 def one_step(config, state, batch, devices):
-    step = jax.pmap(lambda s, b, r: train.train_step(s, b, r, config=config),
-                    axis_name=train.AXIS, devices=devices)
+    step = train.make_p_train_step(config, devices, donate=False)
     rng = train.replicate(jax.random.PRNGKey(1), devices)
     new_state, metrics = step(train.replicate(state, devices),
                               train.shard(batch, len(devices)), rng)
@@ -35,7 +35,7 @@ def one_step(config, state, batch, devices):
 def main(data_dir: str) -> None:
     assert jax.local_device_count() == 2, "set XLA_FLAGS=--xla_force_host_platform_device_count=2"
     config = tiny_config(data_dir)
-    state = train.create_train_state(config, jax.random.PRNGKey(0))
+    state = create_train_state(config, jax.random.PRNGKey(0))
     sgd = optax.sgd(1.0)
     state = state.replace(tx=sgd, opt_state=sgd.init(state.params))
     source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="train")

@@ -58,10 +58,10 @@ def test_unknown_dataset_or_variant():
 
 def test_workdir_without_checkpoint(tmp_path):
     with pytest.raises(checkpointing.NoCheckpointError, match="config.json is missing"):
-        train.restore_variables(str(tmp_path))
+        checkpointing.restore_variables(str(tmp_path))
     checkpointing.save_config(tiny_config(str(tmp_path)), str(tmp_path))
     with pytest.raises(checkpointing.NoCheckpointError, match="holds no checkpoint"):
-        train.restore_variables(str(tmp_path))
+        checkpointing.restore_variables(str(tmp_path))
     image = tmp_path / "x.png"
     Image.new("RGB", (8, 8)).save(image)
     done = _run("demo.py", "sample", f"--workdir={tmp_path}", f"--image={image}")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from visual_dynamics import train
+from visual_dynamics import checkpointing
 from visual_dynamics.data import pipeline
 
 STEPS = 4
@@ -64,7 +64,7 @@ def _train(workdir, data_dir, processes, devices, *extra) -> list:
 
 
 def _params(workdir) -> dict:
-    _, variables, step = train.restore_variables(str(workdir))
+    _, variables, step = checkpointing.restore_variables(str(workdir))
     assert step == STEPS
     return jax.tree.map(np.asarray, variables)
 

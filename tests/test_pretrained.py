@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from visual_dynamics import checkpointing, pretrained, train
+from visual_dynamics import checkpointing, pretrained
 from visual_dynamics.data import shapes
 from visual_dynamics.evaluation import motion_metric
 from visual_dynamics.predictor import Predictor
@@ -77,7 +77,7 @@ def test_export_round_trip_and_the_same_samples(tiny_run, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(os.listdir(out)) == ["config.json", "variables.npz", "z_bank.npz"]
-    config, variables, _ = train.restore_variables(workdir)
+    config, variables, _ = checkpointing.restore_variables(workdir)
     jax.tree.map(np.testing.assert_array_equal, pretrained.load_variables(str(out)), variables)
     exported = checkpointing.load_config(str(out))
     assert exported.data_dir is None and exported.model.to_dict() == config.model.to_dict()

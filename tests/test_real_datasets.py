@@ -457,23 +457,25 @@ def test_own_videos_prepared_with_flags_then_trained_with_a_test_split_smaller_t
 
 
 def test_evaluation_and_z_bank_take_a_last_partial_batch(tiny_run, data_dir):
-    from visual_dynamics import losses, preprocessing, sampling, train
+    from visual_dynamics import checkpointing, losses, preprocessing
+    from visual_dynamics.inference import Inference, evaluate_reconstruction
+    from visual_dynamics.z_bank import compute_z_bank
 
     workdir, _ = tiny_run
-    config, variables, _ = train.restore_variables(workdir)
+    config, variables, _ = checkpointing.restore_variables(workdir)
     source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="test")
     batches = pipeline.eval_batches(source, 16, 2)
     assert [len(b["image"]) for b in batches] == [16, 16]
     short_source = [source[i] for i in range(21)]
     partial = pipeline.eval_batches(short_source, 16, 4)
     assert [len(b["image"]) for b in partial] == [16, 5]
-    inference = sampling.Inference(config)
+    inference = Inference(config)
     together = pipeline.eval_batches(short_source, 21, 1)[0]  # the same 21 pairs in one batch
     _, _, target = preprocessing.model_inputs(together, config)
     z_mean, _ = inference.encode(variables, together["image"], together["next_image"])
     v_hat = inference.decode(variables, together["image"], z_mean)
     expected = losses.reconstruction_error(target, v_hat, "l2")
-    result = train.evaluate(inference, variables, partial)
+    result = evaluate_reconstruction(inference, variables, partial)
     np.testing.assert_allclose(result["recon"], float(np.mean(expected)), rtol=1e-4)
-    bank = train.compute_z_bank(inference, variables, short_source, 21, step=0)
+    bank = compute_z_bank(inference, variables, partial, 21, step=0)
     np.testing.assert_allclose(bank.z_mean, z_mean, rtol=1e-4, atol=1e-5)

@@ -9,8 +9,10 @@ import numpy as np
 from PIL import Image
 
 from conftest import ROOT
-from visual_dynamics import sampling, train
-from visual_dynamics.z_bank import ZBank
+from visual_dynamics import checkpointing
+from visual_dynamics.inference import Inference
+from visual_dynamics.train_state import create_train_state, variables_of
+from visual_dynamics.z_bank import ZBank, compute_z_bank
 
 
 def test_bank_draws_follow_the_stored_posteriors():
@@ -30,8 +32,8 @@ def test_reconstruction_beats_samples_and_samples_differ(tiny_run, data_dir):
     from visual_dynamics.data import pipeline
 
     workdir, _ = tiny_run
-    config, variables, _ = train.restore_variables(workdir)
-    inference = sampling.Inference(config)
+    config, variables, _ = checkpointing.restore_variables(workdir)
+    inference = Inference(config)
     test = pipeline.eval_batches(pipeline.load_builder("shapes", "tiny", data_dir)
                                  .as_data_source(split="test"), 64, 1)[0]
     images, truth = test["image"], test["next_image"] / 255.0
@@ -74,15 +76,17 @@ def test_sample_command_writes_pngs_gifs_and_a_grid(tiny_run, tmp_path):
 def test_ae_baseline_bank_draws_its_stored_z_means():
     """Without the sampler (model.variational False) a bank draw is one stored z_mean, exactly."""
     from conftest import tiny_config
+    from visual_dynamics.data import pipeline
 
     config = tiny_config("unused")
     config.model.variational = False
-    inference = sampling.Inference(config)
-    variables = train.variables_of(train.create_train_state(config, jax.random.PRNGKey(0)))
+    inference = Inference(config)
+    variables = variables_of(create_train_state(config, jax.random.PRNGKey(0)))
     rng = np.random.default_rng(0)
     source = [{k: rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for k in ("image", "next_image")}
               for _ in range(config.batch_size)]
-    bank = train.compute_z_bank(inference, variables, source, size=len(source), step=0)
+    batches = [pipeline.first_examples(source, len(source))]
+    bank = compute_z_bank(inference, variables, batches, size=len(source), step=0)
     draws = np.asarray(bank.draw(jax.random.PRNGKey(1), 40))
     distances = np.abs(draws[:, None] - bank.z_mean[None]).max(axis=-1)  # [40, N]
     assert np.all(distances.min(axis=1) == 0)

@@ -11,19 +11,20 @@ import jax
 import numpy as np
 
 from conftest import ROOT, tiny_config
-from visual_dynamics import train
+from visual_dynamics import checkpointing, train
 from visual_dynamics.metrics_log import METRICS_FILE, MetricsLog, curve, read_metrics
+from visual_dynamics.train_state import create_train_state
 from visual_dynamics.z_bank import ZBank
 
 
 def test_a_few_hundred_steps_lower_the_test_reconstruction_error(tiny_run):
     workdir, results = tiny_run
-    print(f"tiny: test recon {results['first_eval_recon']:.2f} at step 0 -> "
-          f"{results['recon']:.2f} at step {results['step']} (copying the input: "
-          f"{results['recon_zero_motion']:.2f})")
-    assert results["step"] == 300
-    assert results["recon"] < 0.7 * results["first_eval_recon"]
-    assert results["recon"] < 0.7 * results["recon_zero_motion"]
+    print(f"tiny: test recon {results.first_eval_recon:.2f} at step 0 -> "
+          f"{results.recon:.2f} at step {results.step} (copying the input: "
+          f"{results.recon_zero_motion:.2f})")
+    assert results.step == 300
+    assert results.recon < 0.7 * results.first_eval_recon
+    assert results.recon < 0.7 * results.recon_zero_motion
 
 
 def test_run_leaves_checkpoints_events_grids_and_z_bank(tiny_run):
@@ -35,9 +36,9 @@ def test_run_leaves_checkpoints_events_grids_and_z_bank(tiny_run):
         "step_0000100.png", "step_0000200.png", "step_0000300.png"]
     bank = ZBank.load(workdir)
     assert bank.z_mean.shape == bank.z_logvar.shape == (64, 200) and bank.step == 300
-    config, variables, step = train.restore_variables(workdir)
+    config, variables, step = checkpointing.restore_variables(workdir)
     assert step == 300 and config.image_size == 32
-    for a, b in zip(jax.tree.leaves(variables["params"]), jax.tree.leaves(results["state"].params)):
+    for a, b in zip(jax.tree.leaves(variables["params"]), jax.tree.leaves(results.state.params)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -48,12 +49,12 @@ def test_resume_equals_an_unbroken_run(data_dir, tmp_path):
     straight = train.train_and_evaluate(tiny_config(data_dir, **settings), str(tmp_path / "a"))
     first = train.train_and_evaluate(tiny_config(data_dir, **dict(settings, num_train_steps=3)),
                                      str(tmp_path / "b"))
-    assert first["step"] == 3
+    assert first.step == 3
     resumed = train.train_and_evaluate(tiny_config(data_dir, **settings), str(tmp_path / "b"))
-    assert resumed["step"] == 6 and "first_eval_recon" not in resumed
+    assert resumed.step == 6 and resumed.first_eval_recon is None
     for name in ("params", "batch_stats", "opt_state"):
-        for a, b in zip(jax.tree.leaves(getattr(straight["state"], name)),
-                        jax.tree.leaves(getattr(resumed["state"], name))):
+        for a, b in zip(jax.tree.leaves(getattr(straight.state, name)),
+                        jax.tree.leaves(getattr(resumed.state, name))):
             np.testing.assert_array_equal(a, b)
     # The training curve of metrics.jsonl is the unbroken run's too.
     straight_loss = curve(read_metrics(str(tmp_path / "a")), "train/loss")
@@ -112,7 +113,7 @@ def test_train_step_compiles_once(data_dir):
     source = pipeline.load_builder("shapes", "tiny", data_dir).as_data_source(split="train")
     batches = pipeline.train_batches(source, config.batch_size, seed=0)
     step = train.make_p_train_step(config)
-    state = train.replicate(train.create_train_state(config, jax.random.PRNGKey(0)))
+    state = train.replicate(create_train_state(config, jax.random.PRNGKey(0)))
     rng = train.replicate(jax.random.PRNGKey(1))
     state, _ = step(state, train.shard(next(batches), 1), rng)
     compiles = []

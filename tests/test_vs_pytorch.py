@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import torch_network  # noqa: E402
 from configs import exercise, shapes  # noqa: E402
-from visual_dynamics import preprocessing, train  # noqa: E402
+from visual_dynamics import preprocessing  # noqa: E402
+from visual_dynamics.train_state import abstract_train_state, create_train_state, variables_of  # noqa: E402
 from visual_dynamics.model import latent_size, model_from_config  # noqa: E402
 
 
@@ -25,7 +26,7 @@ from visual_dynamics.model import latent_size, model_from_config  # noqa: E402
                                     shapes.get_config(""), exercise.get_config("")],
                          ids=["tiny", "small", "paper64", "paper128"])
 def test_parameter_counts_are_equal(config):
-    state = train.abstract_train_state(config)
+    state = abstract_train_state(config)
     ours = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
     assert torch_network.parameter_count(torch_network.CrossConvNet(config)) == ours
 
@@ -33,7 +34,7 @@ def test_parameter_counts_are_equal(config):
 @pytest.mark.parametrize("training", [False, True], ids=["running_stats", "batch_stats"])
 def test_same_variables_give_the_same_prediction(training):
     config = shapes.get_config("small")
-    variables = train.variables_of(train.create_train_state(config, jax.random.PRNGKey(0)))
+    variables = variables_of(create_train_state(config, jax.random.PRNGKey(0)))
     rng = np.random.default_rng(0)
     size = config.image_size
     pair = {k: rng.integers(0, 256, (4, size, size, 3), dtype=np.uint8) for k in ("image", "next_image")}

@@ -2,10 +2,13 @@
 
 Layout: workdir/config.json, workdir/checkpoints/<step>/ (written atomically by Orbax: into a
 temporary folder, renamed when complete), workdir/z_bank.npz.
+
+Restoring needs the model and the train state only: no training loop, logging or dataset code.
 """
 
 import json
 import os
+from typing import Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +17,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from visual_dynamics.atomic import atomic_path
+from visual_dynamics.train_state import abstract_train_state, variables_of
 
 CONFIG_FILE = "config.json"
 
@@ -79,3 +83,59 @@ def restore_latest(manager: ocp.CheckpointManager, abstract_state):
     if step is None:
         return None, 0
     return restore(manager, step, abstract_state), step
+
+
+def restore_variables(workdir: str,
+                      step: Optional[int] = None) -> tuple[ml_collections.ConfigDict, dict, int]:
+    """(config, variables {'params', 'batch_stats'}, step) of a training run's checkpoint (default: the
+    newest).
+
+    Raises:
+      NoCheckpointError: `workdir` holds no config or no checkpoint.
+    """
+    config = load_config(workdir)
+    manager = checkpoint_manager(workdir)
+    step = manager.latest_step() if step is None else step
+    if step is None:
+        raise NoCheckpointError(
+            f"{workdir}/checkpoints holds no checkpoint; train first (experiments/train.py "
+            f"--workdir={workdir}), or pass the workdir of a finished run.")
+    state = restore(manager, step, abstract_train_state(config))
+    return config, variables_of(state), step
+
+
+def config_differences(saved: ml_collections.ConfigDict, given: ml_collections.ConfigDict,
+                       keys: Sequence[str]) -> list[str]:
+    """'key: saved vs given' for each of `keys` (nested keys flattened, e.g. 'model.z_size') whose
+    values differ; tuples and lists compare equal."""
+    def flat(config) -> dict:
+        plain = json.loads(json.dumps(config.to_dict()))
+        out = {}
+
+        def walk(value, prefix):
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    walk(v, f"{prefix}.{k}")
+            else:
+                out[prefix] = value
+
+        for key in keys:
+            walk(plain.get(key), key)
+        return out
+
+    a, b = flat(saved), flat(given)
+    return [f"{k}: {a.get(k)!r} in the checkpoint vs {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k)]
+
+
+def check_resumable(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError if the checkpoints of `saved` cannot load into the state of `config`."""
+    def shapes(c):
+        state = abstract_train_state(c)
+        return jax.tree.map(lambda x: x.shape, (state.params, state.batch_stats))
+
+    if shapes(saved) != shapes(config):
+        raise ValueError(
+            f"the workdir holds checkpoints of a model of other shapes (config entries that differ: "
+            f"{'; '.join(config_differences(saved, config, ('model', 'image_size')))}). Use a new "
+            f"--workdir, or the saved config.json.")

@@ -1,12 +1,14 @@
-"""workdir/metrics.jsonl: one JSON line per logged step, the training curves in plain text.
+"""Training curves: workdir/metrics.jsonl (one JSON line per logged step, plain text) and TensorBoard
+events in workdir/tensorboard/, written together by `MetricWriter`.
 
-Curves are what the ablations (Fig. 12) plot; TensorBoard gets the same numbers. A resumed run
-first drops the lines past the checkpoint it resumes from, so the file always describes one
-unbroken run.
+Curves are what the ablations (Fig. 12) plot. A resumed run first drops the lines past the checkpoint
+it resumes from, so the file always describes one unbroken run.
 """
 
 import json
 import os
+
+from tensorboardX import SummaryWriter
 
 from visual_dynamics.atomic import atomic_path
 
@@ -25,6 +27,22 @@ class MetricsLog:
     def write(self, step: int, metrics: dict) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps({"step": int(step), **{k: float(v) for k, v in metrics.items()}}) + "\n")
+
+
+class MetricWriter:
+    """Scalars to TensorBoard and to metrics.jsonl, one call for both."""
+
+    def __init__(self, workdir: str, resume_step: int):
+        self._log = MetricsLog(workdir, resume_step)
+        self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+    def write_scalars(self, step: int, scalars: dict) -> None:
+        for name, value in scalars.items():
+            self._tensorboard.add_scalar(name, value, step)
+        self._log.write(step, scalars)
+
+    def close(self) -> None:
+        self._tensorboard.close()
 
 
 def read_metrics(workdir: str) -> list[dict]:

@@ -11,7 +11,6 @@ they are resized to the model's input side S, and outputs are uint8 at S x S. Ea
 per input shape.
 """
 
-import json
 from typing import Optional, Sequence, Union
 
 import jax
@@ -19,9 +18,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from visual_dynamics import pretrained, preprocessing, sampling, train, visualization
-from visual_dynamics.config import as_autoencoder
-from visual_dynamics.model import CrossConvNet, latent_size
+from visual_dynamics import checkpointing, pretrained, preprocessing, visualization
+from visual_dynamics.inference import Inference
+from visual_dynamics.model import latent_size
 from visual_dynamics.z_bank import ZBank
 
 RngLike = Union[int, jax.Array]
@@ -39,10 +38,9 @@ class Predictor:
         self.config = config
         self.variables = jax.device_put(variables)  # on the device once, not at every call
         self.z_bank = z_bank
-        self.inference = sampling.Inference(config)
+        self.inference = Inference(config)
         self.image_size = config.image_size
         self.latent_size = latent_size(self.inference.model)
-        self._feature_maps = jax.jit(self._feature_maps_fn)
 
     @classmethod
     def from_checkpoint(cls, workdir: str, step: Optional[int] = None,
@@ -56,10 +54,10 @@ class Predictor:
           checkpointing.NoCheckpointError: `workdir` holds no run.
           ValueError: `config` differs from the run's.
         """
-        saved, variables, _ = train.restore_variables(workdir, step)
+        saved, variables, _ = checkpointing.restore_variables(workdir, step)
         if config is not None:
-            differing = _differing_keys(saved, config, ("model", "image_size", "image_mean",
-                                                        "diff_scale", "dataset"))
+            differing = checkpointing.config_differences(saved, config, ("model", "image_size", "image_mean",
+                                                                         "diff_scale", "dataset"))
             if differing:
                 raise ValueError(f"the checkpoint in {workdir} was trained with another config: "
                                  + "; ".join(differing))
@@ -181,48 +179,10 @@ class Predictor:
         frames = self._next_frames(np.repeat(images, len(flat), axis=0), jnp.asarray(flat))
         return frames.reshape(len(dims), len(values), *frames.shape[1:])
 
-    def _feature_maps_fn(self, variables, images):
-        image = preprocessing.network_image(images, self.config)
-        return self.inference.model.apply(variables, image, train=False, method=CrossConvNet.feature_maps)
-
     def feature_maps(self, image: np.ndarray) -> list[np.ndarray]:
         """The image encoder's outputs (§6.1, Fig. 8), one float [h_s, w_s, C] per pyramid scale
         (or [B, h_s, w_s, C])."""
         images, single = self._images(image)
-        maps = [np.asarray(m) for m in self._feature_maps(self.variables, images)]
+        maps = [np.asarray(m) for m in self.inference.feature_maps(self.variables, images)]
         return [m[0] for m in maps] if single else maps
 
-
-def load_run_and_autoencoder(workdir: str, ae_workdir: Optional[str]):
-    """(the run in `workdir`, its AE baseline in `ae_workdir` or None).
-
-    Raises:
-      ValueError: the AE run's model is not the run's with `config.as_autoencoder`.
-    """
-    predictor = Predictor.from_checkpoint(workdir)
-    if not ae_workdir:
-        return predictor, None
-    return predictor, Predictor.from_checkpoint(ae_workdir, config=as_autoencoder(predictor.config))
-
-
-def _differing_keys(saved: ml_collections.ConfigDict, given: ml_collections.ConfigDict,
-                    keys: Sequence[str]) -> list[str]:
-    """'key: saved vs given' for each of `keys` (nested keys flattened) whose values differ."""
-    def flat(config) -> dict:
-        plain = json.loads(json.dumps(config.to_dict()))  # tuples and lists compare equal
-        out = {}
-
-        def walk(value, prefix):
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    walk(v, f"{prefix}.{k}")
-            else:
-                out[prefix] = value
-
-        for key in keys:
-            walk(plain.get(key), key)
-        return out
-
-    a, b = flat(saved), flat(given)
-    return [f"{k}: {a.get(k)!r} in the checkpoint vs {b.get(k)!r}" for k in sorted(set(a) | set(b))
-            if a.get(k) != b.get(k)]

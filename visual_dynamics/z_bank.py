@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from visual_dynamics.atomic import atomic_path
+from visual_dynamics.inference import Inference
 
 Z_BANK_FILE = "z_bank.npz"
 
@@ -52,3 +53,18 @@ class ZBank:
                 f"resumes) the training in {directory}, or sample with --from_prior.")
         with np.load(path) as f:
             return cls(f["z_mean"].astype(np.float32), f["z_logvar"].astype(np.float32), int(f["step"]))
+
+
+def compute_z_bank(inference: Inference, variables: dict, batches, size: int, step: int) -> ZBank:
+    """Posteriors of the first `size` pairs of `batches` ({'image', 'next_image'} uint8 [B, S, S, 3],
+    e.g. the first batches of the training split).
+
+    The AE baseline (model.variational False) has no posterior variance: its z_logvar is stored as
+    -inf, so the bank's draws are exactly the stored z_means.
+    """
+    posteriors = [inference.encode(variables, b["image"], b["next_image"]) for b in batches]
+    z_mean = np.concatenate([np.asarray(m) for m, _ in posteriors])[:size]
+    z_logvar = np.concatenate([np.asarray(v) for _, v in posteriors])[:size]
+    if not inference.config.model.variational:
+        z_logvar = np.full_like(z_logvar, -np.inf)
+    return ZBank(z_mean, z_logvar, step)

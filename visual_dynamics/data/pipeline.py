@@ -5,6 +5,7 @@ repeated, batched `grain.MapDataset`, so a resumed run reads exactly what an unb
 """
 
 import importlib
+import math
 import sys
 from typing import Iterator, Optional
 
@@ -115,6 +116,12 @@ def train_batches(source, batch_size: int, seed: int, start_step: int = 0, num_t
     dataset = grain.MapDataset.range(sys.maxsize).map(read).batch(share, drop_remainder=True, batch_fn=_stack)
     read_options = grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4)
     return iter(dataset[start_step:].to_iter_dataset(read_options))
+
+
+def first_batches(source, count: int, batch_size: int) -> list[dict]:
+    """The first `count` examples of a split (all if it is shorter) in batches of `batch_size`, the last
+    one possibly partial."""
+    return eval_batches(source, batch_size, math.ceil(count / batch_size))
 
 
 def eval_batches(source, batch_size: int, num_batches: int) -> list[dict]:
