@@ -15,7 +15,7 @@ import pytest
 import scipy.io
 
 import dummy_releases
-from visual_dynamics.data import frames, pairs_tfds, penn_action, pipeline, sprites, stabilization, videos
+from visual_dynamics.data import frames, penn_action, pipeline, source_files, sprites, stabilization, videos
 
 
 def build(dataset: str, config, manual_dir: str, data_dir: str) -> dict:
@@ -98,15 +98,15 @@ def test_sprites_bad_files(sprites_release, tmp_path):
     victim = os.path.join(broken, "data", "sprites", "sprites_1.mat")
     with open(victim, "r+b") as f:
         f.truncate(4000)
-    with pytest.raises(pairs_tfds.SourceDataError, match="sprites_1.mat"):
+    with pytest.raises(source_files.SourceDataError, match="sprites_1.mat"):
         build("sprites", "size_64", broken, str(tmp_path / "out"))
     assert_not_prepared("sprites", "size_64", str(tmp_path / "out"))
 
     dummy_releases._write_mat73(victim, {"masks": [np.zeros((3600, 2))]}, {})
-    with pytest.raises(pairs_tfds.SourceDataError, match="sprites_1.mat has no 'sprites' field"):
+    with pytest.raises(source_files.SourceDataError, match="sprites_1.mat has no 'sprites' field"):
         sprites.read_animations(victim)
     os.remove(os.path.join(broken, "data", "sprites", "sprites_splits.mat"))
-    with pytest.raises(pairs_tfds.SourceDataError, match="sprites_splits.mat not found"):
+    with pytest.raises(source_files.SourceDataError, match="sprites_splits.mat not found"):
         sprites.read_splits(os.path.join(broken, "data", "sprites"))
 
 
@@ -210,7 +210,7 @@ def test_penn_action_from_the_archive_and_bad_archives(penn_release, tmp_path):
     assert_not_prepared("penn_action", "size_64", str(tmp_path / "b"))
 
     os.remove(archive)
-    with pytest.raises(pairs_tfds.SourceDataError, match="Penn_Action.tar.gz .* not found"):
+    with pytest.raises(source_files.SourceDataError, match="Penn_Action.tar.gz .* not found"):
         build("penn_action", "size_64", str(manual / ".."), str(tmp_path / "c"))
 
 
@@ -306,7 +306,7 @@ def test_exercise_more_than_one_percent_missing_is_a_damaged_archive(tmp_path):
     dummy_releases.write_exercise_zip(str(tmp_path / "exercise_dataset.zip"), "pair_lists",
                                       pairs=_many_pairs(50),
                                       unlisted_images=("train/c0001",))
-    with pytest.raises(pairs_tfds.SourceDataError, match="1 of the 50 train pairs lack an image.*damaged"):
+    with pytest.raises(source_files.SourceDataError, match="1 of the 50 train pairs lack an image.*damaged"):
         build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
     assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
 
@@ -316,14 +316,14 @@ def test_exercise_release_unknown_layout_and_corrupt_zip(tmp_path):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("pairs/00001_a.png", b"x")
         z.writestr("pairs/00001_b.png", b"x")
-    with pytest.raises(pairs_tfds.SourceDataError, match="not laid out as expected.*pairs/00001_a.png"):
+    with pytest.raises(source_files.SourceDataError, match="not laid out as expected.*pairs/00001_a.png"):
         build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
     assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
 
     dummy_releases.write_exercise_zip(archive, "pair_lists")
     with open(archive, "r+b") as f:
         f.truncate(os.path.getsize(archive) - 300)  # loses the zip's central directory
-    with pytest.raises(pairs_tfds.SourceDataError, match="exercise_dataset.zip is not a readable zip"):
+    with pytest.raises(source_files.SourceDataError, match="exercise_dataset.zip is not a readable zip"):
         build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
     assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
 
@@ -394,14 +394,14 @@ def test_unreadable_and_missing_videos(tmp_path):
     folder = tmp_path / "videos"
     folder.mkdir()
     (folder / "notes.txt").write_text("not a video")
-    with pytest.raises(pairs_tfds.SourceDataError, match="no video files .* notes.txt"):
+    with pytest.raises(source_files.SourceDataError, match="no video files .* notes.txt"):
         build("exercise", "videos_64", str(folder), str(tmp_path / "out"))
     dummy_releases.write_videos(str(folder))
     (folder / "gym_b.avi").write_bytes(b"not a video at all" * 100)
-    with pytest.raises(pairs_tfds.SourceDataError, match="gym_b.avi"):
+    with pytest.raises(source_files.SourceDataError, match="gym_b.avi"):
         build("exercise", "videos_64", str(folder), str(tmp_path / "out"))
     assert_not_prepared("exercise", "videos_64", str(tmp_path / "out"))
-    with pytest.raises(pairs_tfds.SourceDataError, match="at least 2"):
+    with pytest.raises(source_files.SourceDataError, match="at least 2"):
         videos.split_videos(["one.mp4"], 0.1, seed=0)
 
 

@@ -98,9 +98,10 @@ def test_texture_moves_with_the_object_over_a_static_background():
 @pytest.mark.parametrize("dataset,textured", [("shapes", False), ("shapes_texture", True)])
 def test_builder_round_trip(tmp_path, dataset, textured):
     """What the TFDS builder writes and grain reads back is exactly what the generator makes."""
-    from visual_dynamics.data import pipeline, shapes_tfds
+    from tfds_builders.shapes.shapes_dataset_builder import ShapesConfig
+    from visual_dynamics.data import pipeline
 
-    config = shapes_tfds.ShapesConfig(name="test_small", image_size=32, num_train=12, num_test=4)
+    config = ShapesConfig(name="test_small", image_size=32, num_train=12, num_test=4)
     builder = pipeline.load_builder(dataset, config, str(tmp_path))
     pipeline.prepare(builder)
     train = builder.as_data_source(split="train")

@@ -94,3 +94,20 @@ def test_tfds_build_command(tmp_path):
     builder = tfds.builder("penn_action/size_64", data_dir=str(tmp_path))
     assert {name: split.num_examples for name, split in builder.info.splits.items()} == {
         "train": 14, "test": 13}
+
+
+def test_each_builder_describes_and_cites_from_its_own_folder(tmp_path):
+    """TFDS takes a builder's description from its folder's README.md and its citation from
+    CITATIONS.bib (textured Shapes from its own folder, not its parent builder's)."""
+    import re
+
+    from visual_dynamics.data import pipeline
+
+    for name in ("shapes", "shapes_texture", "sprites", "penn_action", "exercise"):
+        folder = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tfds_builders", name)
+        info = pipeline.load_builder(name, None, str(tmp_path)).info
+        with open(os.path.join(folder, "README.md")) as f:
+            assert info.description.strip() == f.read().strip(), name
+        with open(os.path.join(folder, "CITATIONS.bib")) as f:
+            keys = re.findall(r"@\w+\{(\w+),", f.read())
+        assert keys and all(re.search(rf"@\w+\{{{key},", info.citation) for key in keys), name

@@ -12,11 +12,12 @@ from typing import Optional
 import numpy as np
 import tensorflow_datasets as tfds
 
-from visual_dynamics.data import exercise, pairs_tfds, videos
+from tfds_builders import pairs
+from visual_dynamics.data import exercise, videos
 
 
 @dataclasses.dataclass
-class ExerciseConfig(pairs_tfds.PairsConfig):
+class ExerciseConfig(pairs.PairsConfig):
     """`source`: 'release' (exercise_dataset.zip) or 'videos' (a folder of video files).
 
     The other fields apply to 'videos': pairs (t, t + frame_gap) start every `pair_every` frames (30:
@@ -79,8 +80,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                      "1.1.0": "The release's pair layouts (split lists, pair folders) besides sequences; "
                               "a validation split from val.txt; bad pairs skipped and reported."}
     BUILDER_CONFIGS = (
-        pairs_tfds.size_configs(ExerciseConfig, description="From the authors' exercise_dataset.zip.")
-        + [videos_config(size) for size in pairs_tfds.STANDARD_SIZES]
+        pairs.size_configs(ExerciseConfig, description="From the authors' exercise_dataset.zip.")
+        + [videos_config(size) for size in pairs.STANDARD_SIZES]
     )
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     Configs size_64 / size_128: download {exercise.ARCHIVE} (1.1 GB) from
@@ -93,7 +94,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=pairs_tfds.pair_features(
+            features=pairs.pair_features(
                 self.builder_config.image_size,
                 video=tfds.features.Text(doc="where the pair comes from: its file prefix (<video>_im1.png "
                                              "and _im2.png in the release), sequence folder or video file"),
@@ -101,7 +102,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                                                                "list, or of `image` in its sequence"),
             ),
             homepage="http://visualdynamics.csail.mit.edu",
-            citation=pairs_tfds.PAPER_CITATION,
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):

@@ -7,21 +7,14 @@ from typing import Optional
 import numpy as np
 import tensorflow_datasets as tfds
 
-from visual_dynamics.data import pairs_tfds, penn_action
+from tfds_builders import pairs
+from visual_dynamics.data import penn_action, source_files
 
 ARCHIVE = "Penn_Action.tar.gz"
-CITATION = pairs_tfds.PAPER_CITATION + """
-@inproceedings{zhang2013actemes,
-  title     = {From Actemes to Action: A Strongly-Supervised Representation for Detailed Action
-               Understanding},
-  author    = {Zhang, Weiyu and Zhu, Menglong and Derpanis, Konstantinos G.},
-  booktitle = {IEEE International Conference on Computer Vision},
-  year      = {2013}
-}"""
 
 
 @dataclasses.dataclass
-class PennActionConfig(pairs_tfds.PairsConfig):
+class PennActionConfig(pairs.PairsConfig):
     """Pairs (t, t + frame_gap) at `pairs_per_video` evenly spaced t (None: every t) per video.
 
     The paper extracts 7,705 train / 987 test pairs from 981 sequences, about 8 a sequence.
@@ -38,7 +31,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
-    BUILDER_CONFIGS = pairs_tfds.size_configs(PennActionConfig, description="8 pairs a video.")
+    BUILDER_CONFIGS = pairs.size_configs(PennActionConfig, description="8 pairs a video.")
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     Download {ARCHIVE} (3 GB) from the Penn Action page
     (http://dreamdragon.github.io/PennAction/) and place it in the manual folder, or place the folder
@@ -48,14 +41,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=pairs_tfds.pair_features(
+            features=pairs.pair_features(
                 self.builder_config.image_size,
                 video=tfds.features.Scalar(dtype=np.int64, doc="NNNN of frames/NNNN/"),
                 frame=tfds.features.Scalar(dtype=np.int64, doc="0-based index of `image`"),
                 action=tfds.features.ClassLabel(names=penn_action.ACTIONS),
             ),
             homepage="http://dreamdragon.github.io/PennAction/",
-            citation=CITATION,
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
@@ -63,9 +55,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if os.path.isdir(manual_dir / penn_action.ROOT):
             root = manual_dir / penn_action.ROOT
         else:
-            pairs_tfds.require_path(
+            source_files.require_path(
                 manual_dir / ARCHIVE, f"{ARCHIVE} (or its extracted folder {penn_action.ROOT}/)",
-                f"{pairs_tfds.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+                f"{source_files.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
             root = dl_manager.extract(manual_dir / ARCHIVE) / penn_action.ROOT
         root = os.fspath(root)
         return {split: self._generate_examples(root, split == "train") for split in ("train", "test")}

@@ -12,21 +12,15 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from visual_dynamics.data import pairs_tfds, sprites
+from tfds_builders import pairs
+from visual_dynamics.data import sprites, source_files
 
 ARCHIVE = "nips2015-analogy-data.tar.gz"
 URL = f"http://www.scottreed.info/files/{ARCHIVE}"
-CITATION = pairs_tfds.PAPER_CITATION + """
-@inproceedings{reed2015deep,
-  title     = {Deep Visual Analogy-Making},
-  author    = {Reed, Scott E. and Zhang, Yi and Zhang, Yuting and Lee, Honglak},
-  booktitle = {Advances in Neural Information Processing Systems},
-  year      = {2015}
-}"""
 
 
 @dataclasses.dataclass
-class SpritesConfig(pairs_tfds.PairsConfig):
+class SpritesConfig(pairs.PairsConfig):
     """`paper`: all 21 animations and the paper's train / test split of the characters (else 20
     animations and Reed's train / validation / test split)."""
 
@@ -39,13 +33,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {"1.0.0": "Initial release.",
                      "1.1.0": "Config `paper`: all 21 animations, the paper's 652 / 20 character split."}
-    BUILDER_CONFIGS = pairs_tfds.size_configs(SpritesConfig, description="60x60 sprites resized.") + [
+    BUILDER_CONFIGS = pairs.size_configs(SpritesConfig, description="60x60 sprites resized.") + [
         SpritesConfig(name="paper", image_size=64, paper=True,
                       description="64x64 pairs of all 21 animations; the paper's 652 / 20 characters.")]
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=pairs_tfds.pair_features(
+            features=pairs.pair_features(
                 self.builder_config.image_size,
                 character=tfds.features.Scalar(dtype=np.int64, doc="file number k of sprites_<k>.mat"),
                 action=tfds.features.ClassLabel(names=sprites.ALL_ACTIONS),
@@ -53,7 +47,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 frame=tfds.features.Scalar(dtype=np.int64, doc="index of `image` in its animation"),
             ),
             homepage="https://github.com/reedscot/nips2015-analogy",
-            citation=CITATION,
         )
 
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
@@ -70,8 +63,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             return dl_manager.download_and_extract(URL)
         if (manual_dir / sprites.SPRITES_DIR).is_dir():
             return manual_dir
-        pairs_tfds.require_path(manual_dir / ARCHIVE, f"{ARCHIVE} (or its extracted data/sprites/)",
-                                f"{pairs_tfds.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        source_files.require_path(manual_dir / ARCHIVE, f"{ARCHIVE} (or its extracted data/sprites/)",
+                                f"{source_files.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
         return dl_manager.extract(manual_dir / ARCHIVE)
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):

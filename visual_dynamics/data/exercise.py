@@ -26,7 +26,7 @@ import zipfile
 from typing import Iterator, Optional
 
 from visual_dynamics.data import frames
-from visual_dynamics.data.pairs_tfds import MAX_SKIPPED_FRACTION, SourceDataError, report_skipped
+from visual_dynamics.data.source_files import MAX_SKIPPED_FRACTION, SourceDataError, report_skipped
 
 ARCHIVE = "exercise_dataset.zip"
 SPLITS = {"train": "train", "test": "test", "val": "validation"}  # name in the archive -> TFDS split

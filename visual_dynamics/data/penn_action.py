@@ -21,7 +21,7 @@ import numpy as np
 import scipy.io
 
 from visual_dynamics.data import frames
-from visual_dynamics.data.pairs_tfds import SourceDataError, report_skipped
+from visual_dynamics.data.source_files import SourceDataError, report_skipped
 
 ACTIONS = ("baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing",
            "jump_rope", "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar",

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.extractor import ExtractError
 
-from visual_dynamics.data.pairs_tfds import SourceDataError
+from visual_dynamics.data.source_files import SourceDataError
 
 # Datasets that are generated from a seed: preparing them needs no download, so train.py
 # prepares them on first use. Every other dataset must be prepared by the user.

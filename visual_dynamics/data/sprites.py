@@ -21,7 +21,7 @@ import scipy.io
 from absl import logging
 
 from visual_dynamics.data import frames
-from visual_dynamics.data.pairs_tfds import SourceDataError
+from visual_dynamics.data.source_files import SourceDataError
 
 ACTIONS = ("spellcast", "thrust", "walk", "slash", "shoot")
 NUM_VIEWPOINTS = 4

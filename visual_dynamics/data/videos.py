@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from visual_dynamics.data import frames, stabilization
-from visual_dynamics.data.pairs_tfds import SourceDataError, listing
+from visual_dynamics.data.source_files import SourceDataError, listing
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
