@@ -21,9 +21,8 @@ import sys
 
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
-from visual_dynamics.config import config_error, parse_flags
+from visual_dynamics.config import define_config_flag, parse_flags
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 GRID = "grid"
@@ -43,12 +42,8 @@ flags.DEFINE_list("lambdas", ["10", "100", "1000"], "λ (config.recon_weight) of
                   "they use the config's z.")
 flags.DEFINE_list("z_sizes", ["8", "32", "128", GRID], "Sizes of z of the Fig. 12 runs ('grid': the "
                   "encoder's k x k grid); they use the config's λ.")
-try:  # The config file is loaded, with the --config.KEY=VALUE overrides, as it is defined.
-    config_flags.DEFINE_config_file("config", os.path.join(CONFIG_DIR, "shapes.py") + ":small",
-                                    "Base config of every run; --config.KEY=VALUE overrides.",
-                                    lock_config=True)
-except Exception as e:  # pylint: disable=broad-except
-    sys.exit(f"error: {config_error(e)}")
+define_config_flag(os.path.join(CONFIG_DIR, "shapes.py:small"),
+                   "Base config of every run; --config.KEY=VALUE overrides.")
 flags.register_validator("lambdas", lambda v: all(_is_number(x) and float(x) > 0 for x in v),
                          "--lambdas takes positive numbers, e.g. 10,100,1000")
 flags.register_validator("z_sizes", lambda v: all(x == GRID or (x.isdigit() and int(x) > 0) for x in v),
@@ -80,13 +75,10 @@ def smooth(values: list[float], window: int = 10) -> np.ndarray:
 
 def plot_convergence(runs: dict[str, dict], path: str) -> None:
     """Fig. 12: test and smoothed training reconstruction error against the step, one colour per run."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from visual_dynamics import visualization
     from visual_dynamics.metrics_log import curve
 
-    fig, (train_ax, test_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (train_ax, test_ax) = visualization.subplots(1, 2, figsize=(11, 4))
     for label, run in runs.items():
         steps, values = curve(run["curves"], "train/recon")
         line, = train_ax.plot(steps, smooth(values), linewidth=1, label=label)
@@ -98,9 +90,7 @@ def plot_convergence(runs: dict[str, dict], path: str) -> None:
         ax.set_xlabel("step")
         ax.set_title(title)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    visualization.save_figure(fig, path)
 
 
 def main(argv):

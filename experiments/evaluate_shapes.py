@@ -74,12 +74,10 @@ def truth_motions(count: int, max_displacement: float, rng) -> np.ndarray:
 
 
 def plot_histograms(motions: dict, path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from visual_dynamics import visualization
 
     methods = list(motions)
-    fig, axes = plt.subplots(len(methods), 4, figsize=(10, 2.5 * len(methods)), squeeze=False)
+    fig, axes = visualization.subplots(len(methods), 4, figsize=(10, 2.5 * len(methods)), squeeze=False)
     extent = [-motion_metric.EXTENT, motion_metric.EXTENT] * 2
     for row, method in enumerate(methods):
         columns = motion_metric.column_samples(motions[method])
@@ -91,9 +89,7 @@ def plot_histograms(motions: dict, path: str) -> None:
             ax.set_xlabel("circle dy" if name == "circles_triangles" else "dx", fontsize=7)
             ax.set_ylabel("triangle dy" if name == "circles_triangles" else "dy", fontsize=7)
             ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    visualization.save_figure(fig, path, dpi=110)
 
 
 def main(argv):

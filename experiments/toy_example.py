@@ -25,11 +25,9 @@ FLAGS = flags.FLAGS
 
 
 def plot(samples: dict, path: str, shown: int = 1500) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from visual_dynamics import visualization
 
-    fig, axes = plt.subplots(1, len(samples), figsize=(3 * len(samples), 3.1))
+    fig, axes = visualization.subplots(1, len(samples), figsize=(3 * len(samples), 3.1))
     for ax, (name, per_label) in zip(axes, samples.items()):
         for points, colour in zip(per_label, ("tab:red", "tab:green")):
             ax.scatter(points[:shown, 0], points[:shown, 1], s=2, alpha=0.4, color=colour)
@@ -39,9 +37,7 @@ def plot(samples: dict, path: str, shown: int = 1500) -> None:
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("v_x")
     axes[0].set_ylabel("v_y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    visualization.save_figure(fig, path)
 
 
 def main(argv):

@@ -4,11 +4,13 @@
   python experiments/train.py --dataset=exercise               # the main job (prepare data first)
   python experiments/train.py --dataset=shapes --config.batch_size=64 --config.learning_rate=3e-4
 
---dataset=NAME[:VARIANT] loads experiments/configs/NAME.py (variants: '' = the paper's sizes,
-'small' = CPU-sized, 'tiny' = smoke test); --config=PATH[:VARIANT] loads any config file instead.
+--config=PATH[:VARIANT] loads a config file (default experiments/configs/shapes.py:small; variants:
+'' = the paper's sizes, 'small' = CPU-sized, 'tiny' = smoke test); --dataset=NAME[:VARIANT] is its
+short form for experiments/configs/NAME.py. Override entries with --config.KEY=VALUE either way.
 Rerunning with the same --workdir resumes from its newest checkpoint.
 """
 
+import importlib
 import os
 import sys
 import traceback
@@ -16,30 +18,23 @@ import traceback
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from visual_dynamics.config import VARIANTS, config_error, parse_flags
+from visual_dynamics.config import VARIANTS, define_config_flag, parse_flags
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 DATASETS = sorted(f[:-3] for f in os.listdir(CONFIG_DIR) if f.endswith(".py") and f != "__init__.py")
+DEFAULT = "shapes:small"
 
 
-def _dataset_from_argv(argv: list[str]) -> str:
-    """--dataset is read before flag parsing: it picks the file that --config.x=y overrides edit."""
-    for i, arg in enumerate(argv):
-        if arg.startswith("--dataset="):
-            return arg.split("=", 1)[1]
-        if arg == "--dataset" and i + 1 < len(argv):
-            return argv[i + 1]
-    return "shapes:small"
+def _is_config_name(value) -> bool:
+    name, _, variant = (value or DEFAULT).partition(":")
+    return name in DATASETS and variant in VARIANTS
 
 
-_DATASET = _dataset_from_argv(sys.argv)
-_NAME, _, _VARIANT = _DATASET.partition(":")
-if _NAME not in DATASETS or _VARIANT not in VARIANTS:
-    sys.exit(f"error: unknown --dataset={_DATASET!r}; choose one of: {', '.join(DATASETS)}, "
-             f"optionally with a variant: {', '.join(':' + v for v in VARIANTS if v)}")
-
-flags.DEFINE_string("dataset", "shapes:small", "NAME[:VARIANT] of a config in "
-                    f"experiments/configs/ ({', '.join(DATASETS)}); variants: small, tiny.")
+flags.DEFINE_string("dataset", None, f"NAME[:VARIANT]: short for --config=experiments/configs/NAME.py"
+                    f"[:VARIANT] ({', '.join(DATASETS)}; variants: small, tiny). Default: {DEFAULT}.")
+flags.register_validator("dataset", _is_config_name,
+                         f"unknown dataset or variant; choose one of: {', '.join(DATASETS)}, optionally "
+                         f"with a variant: {', '.join(':' + v for v in VARIANTS if v)}")
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard events, sample grids and "
                     "the z bank go (default: workdirs/<dataset>).")
 flags.DEFINE_string("coordinator_address", None, "Multi-process: address of process 0 (host:port).")
@@ -49,14 +44,32 @@ flags.DEFINE_enum("distributed", None, ["auto"], "'auto': jax.distributed.initia
                   "which finds the coordinator itself on SLURM and Cloud TPU VMs.")
 flags.DEFINE_integer("heartbeat_timeout_seconds", 100, "Multi-process: a process that stops answering "
                      "for this long (killed, host down) stops the others with an error.")
-try:  # Loading the config file applies the --config.KEY=VALUE overrides already.
-    config_flags.DEFINE_config_file(
-        "config", os.path.join(CONFIG_DIR, f"{_NAME}.py") + (f":{_VARIANT}" if _VARIANT else ""),
-        "Config file (set by --dataset); override entries with --config.KEY=VALUE.",
-        lock_config=True)
-except Exception as e:  # pylint: disable=broad-except
-    sys.exit(f"error: {config_error(e)}")
+define_config_flag(os.path.join(CONFIG_DIR, "shapes.py:small"),
+                   "Config file[:VARIANT]; override entries with --config.KEY=VALUE.")
 FLAGS = flags.FLAGS
+
+
+def chosen_config():
+    """--config with its overrides, or the config that --dataset names with the same overrides (every
+    config file has the same keys, so the overrides checked against --config's apply to it)."""
+    if FLAGS.dataset is None:
+        return FLAGS.config
+    if FLAGS["config"].present:
+        raise app.UsageError("give --dataset or --config, not both")
+    name, _, variant = FLAGS.dataset.partition(":")
+    config = importlib.import_module(f"configs.{name}").get_config(variant)
+    config.update_from_flattened_dict(config_flags.get_override_values(FLAGS["config"]))
+    config.lock()
+    return config
+
+
+def default_workdir() -> str:
+    """workdirs/NAME[_VARIANT] of --dataset, or of --config's file."""
+    if FLAGS.dataset:
+        return os.path.join("workdirs", FLAGS.dataset.replace(":", "_"))
+    path, _, variant = config_flags.get_config_filename(FLAGS["config"]).partition(":")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return os.path.join("workdirs", f"{name}_{variant}" if variant else name)
 
 
 def main(argv):
@@ -74,11 +87,11 @@ def main(argv):
     from visual_dynamics import train
     from visual_dynamics.data.pipeline import DatasetNotPreparedError
 
-    workdir = FLAGS.workdir or os.path.join("workdirs", FLAGS.dataset.replace(":", "_"))
+    config, workdir = chosen_config(), FLAGS.workdir or default_workdir()
     if jax.process_index() == 0:
-        print(FLAGS.config.to_json_best_effort(indent=2), flush=True)
+        print(config.to_json_best_effort(indent=2), flush=True)
     try:
-        results = train.train_and_evaluate(FLAGS.config, workdir)
+        results = train.train_and_evaluate(config, workdir)
     except DatasetNotPreparedError as e:
         sys.exit(f"error: {e}")
     except BaseException as e:

@@ -50,6 +50,24 @@ def test_config_typos(script, override, message):
     assert "Traceback" not in done.stderr
 
 
+def test_dataset_is_the_short_form_of_config(tmp_path):
+    """--dataset=NAME:VARIANT and --config=experiments/configs/NAME.py:VARIANT give the same config, with
+    the same overrides applied (the run then stops: the dataset is not prepared)."""
+    import json
+
+    overrides = [f"--workdir={tmp_path}", f"--config.data_dir={tmp_path}", "--config.batch_size=8"]
+    configs = []
+    for form in ("--dataset=exercise:small", f"--config={ROOT}/experiments/configs/exercise.py:small"):
+        done = _run("train.py", form, *overrides)
+        assert "is not prepared" in done.stderr, done.stderr
+        configs.append(json.loads(done.stdout[:done.stdout.rindex("}") + 1]))
+    assert configs[0] == configs[1]
+    assert configs[0]["batch_size"] == 8 and configs[0]["data_dir"] == str(tmp_path)
+    assert configs[0]["model"]["decoder_size"] == 32  # the small variant's
+    both = _run("train.py", "--dataset=exercise", f"--config={ROOT}/experiments/configs/exercise.py")
+    assert both.returncode != 0 and "give --dataset or --config, not both" in both.stderr
+
+
 def test_unknown_dataset_or_variant():
     for arg in ("--dataset=shapez", "--dataset=shapes:huge"):
         done = _run("train.py", arg)

@@ -164,6 +164,20 @@ def config_error(e: Exception) -> str:
     return str(e)
 
 
+def define_config_flag(default: str, help_text: str) -> None:
+    """ml_collections' --config flag (a config file[:VARIANT], overridden by --config.KEY=VALUE), locked.
+
+    Without --config on the command line the default file is loaded, and the overrides applied, here:
+    a mistake in them stops the program with one line (`config_error`).
+    """
+    from ml_collections import config_flags
+
+    try:
+        config_flags.DEFINE_config_file("config", default, help_text, lock_config=True)
+    except Exception as e:  # pylint: disable=broad-except
+        sys.exit(f"error: {config_error(e)}")
+
+
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's flag parsing (`app.run(main, flags_parser=parse_flags)`) with config mistakes (an
     unknown --config.KEY, a bad value or variant) as one-line errors instead of tracebacks."""

@@ -1,4 +1,4 @@
-"""Pictures: image grids as PNG and frame sequences as GIF."""
+"""Pictures: image grids as PNG, frame sequences as GIF, and matplotlib figures written to files."""
 
 import os
 from typing import Sequence
@@ -36,6 +36,27 @@ def _atomic_save(image: Image.Image, path: str, **kwargs) -> None:
 
 def save_png(image: np.ndarray, path: str) -> None:
     _atomic_save(Image.fromarray(to_uint8(image)), path)
+
+
+def subplots(*args, **kwargs):
+    """`plt.subplots(*args, **kwargs)` drawn off-screen (the Agg backend): (figure, axes) for
+    `save_figure`."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def save_figure(fig, path: str, dpi: int = 120) -> None:
+    """Lays out a figure of `subplots`, writes it to `path` atomically (format from the extension) and
+    closes it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str, frame_ms: int = 500) -> None:

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from visual_dynamics import visualization
+
 ACTIVE_THRESHOLD = 0.1  # a dimension is "not ~0" when its mean |z_mean| over the pairs exceeds this
 VARIANCE_COVERED = 0.95
 
@@ -27,11 +29,7 @@ def latent_statistics(z_mean: np.ndarray, z_logvar: np.ndarray) -> dict:
 def plot_latents(panels: dict[str, tuple[np.ndarray, np.ndarray]], path: str) -> None:
     """Fig. 10 / Fig. 11: one column per titled (z_mean, z_logvar) pair of [N, Z] arrays; in each,
     one vertical line per dimension spanning its values over the N pairs."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(panels), figsize=(3 + 5 * len(panels), 4.5), squeeze=False)
+    fig, axes = visualization.subplots(2, len(panels), figsize=(3 + 5 * len(panels), 4.5), squeeze=False)
     for column, (title, (z_mean, z_logvar)) in enumerate(panels.items()):
         dims = np.arange(z_mean.shape[1])
         for ax, values, name in ((axes[0, column], z_mean, "z_mean"),
@@ -40,6 +38,4 @@ def plot_latents(panels: dict[str, tuple[np.ndarray, np.ndarray]], path: str) ->
             ax.set_ylabel(name)
         axes[0, column].set_title(title)
         axes[1, column].set_xlabel("dimension of z")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    visualization.save_figure(fig, path)
