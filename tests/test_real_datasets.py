@@ -15,6 +15,7 @@ import pytest
 import scipy.io
 
 import dummy_releases
+from visual_dynamics import preprocessing
 from visual_dynamics.data import frames, penn_action, pipeline, source_files, sprites, stabilization, videos
 
 
@@ -61,8 +62,8 @@ def test_sprites_pairs_split_by_character(sprites_release, tmp_path):
     for e in data["train"] + data["test"]:
         c, t = int(e["character"]), int(e["frame"])
         a = 4 * int(e["action"]) + int(e["viewpoint"])
-        np.testing.assert_array_equal(e["image"], frames.resize(truth[(c, a)][t], 64))
-        np.testing.assert_array_equal(e["next_image"], frames.resize(truth[(c, a)][t + 1], 64))
+        np.testing.assert_array_equal(e["image"], preprocessing.resize_image(truth[(c, a)][t], 64))
+        np.testing.assert_array_equal(e["next_image"], preprocessing.resize_image(truth[(c, a)][t + 1], 64))
 
 
 def test_sprites_paper_config_keeps_the_hurt_animation_and_the_paper_split(sprites_release, tmp_path):
@@ -80,7 +81,8 @@ def test_sprites_paper_config_keeps_the_hurt_animation_and_the_paper_split(sprit
     assert hurt and all(int(e["viewpoint"]) == -1 for e in hurt)
     for e in hurt:
         clip = truth[(int(e["character"]), 20)]
-        np.testing.assert_array_equal(e["next_image"], frames.resize(clip[int(e["frame"]) + 1], 64))
+        expected = preprocessing.resize_image(clip[int(e["frame"]) + 1], 64)
+        np.testing.assert_array_equal(e["next_image"], expected)
 
 
 def test_paper_split_of_a_release_of_672_characters():
@@ -217,7 +219,7 @@ def test_penn_action_from_the_archive_and_bad_archives(penn_release, tmp_path):
 # --- Exercise: the release zip --------------------------------------------------------------------
 
 def _as_stored(image: np.ndarray, size: int = 64) -> np.ndarray:
-    return frames.resize(frames.centre_square(image), size)
+    return preprocessing.resize_image(frames.centre_square(image), size)
 
 
 def test_exercise_release_sequences(tmp_path):
@@ -371,7 +373,8 @@ def test_own_videos_pairs_are_stabilised_and_split_by_video(tmp_path):
 
 def closest_frame(image: np.ndarray, clip: np.ndarray) -> int:
     """The index of the frame of `clip` that, cropped and resized like `image`, is nearest to it."""
-    errors = [np.abs(image - frames.resize(frames.centre_square(f), image.shape[0]).astype(float)).mean()
+    size = image.shape[0]
+    errors = [np.abs(image - preprocessing.resize_image(frames.centre_square(f), size).astype(float)).mean()
               for f in clip]
     return int(np.argmin(errors))
 
@@ -457,7 +460,7 @@ def test_own_videos_prepared_with_flags_then_trained_with_a_test_split_smaller_t
 
 
 def test_evaluation_and_z_bank_take_a_last_partial_batch(tiny_run, data_dir):
-    from visual_dynamics import checkpointing, losses, preprocessing
+    from visual_dynamics import checkpointing, losses
     from visual_dynamics.inference import Inference, evaluate_reconstruction
     from visual_dynamics.z_bank import compute_z_bank
 

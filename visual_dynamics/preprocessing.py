@@ -4,15 +4,19 @@ Network input: RGB in [0, 1] minus a per-channel mean. Target: v = (J - I) * dif
 motion decoder's resolution. Predicted frame: I + v_hat / diff_scale, upsampled to I's size.
 
 User images (files or arrays) become 8-bit RGB first: grayscale is repeated over the channels, an
-alpha channel is composited on white, 16-bit and float [0, 1] values are rounded to 8 bits. Two
-resizes, for two jobs: `resize_image` (PIL bilinear, on the host) brings a user's image of any size to
-the model's input once, before batching; `resize_square` (jax.image, antialiased) resizes inside
-jitted code, on the device.
+alpha channel is composited on white, 16-bit and float [0, 1] values are rounded to 8 bits.
+
+Two resizes, for two jobs. `resize_image` (OpenCV, on the host) brings an image of any size to a stored
+or input size once: the dataset readers use it for every frame they store, and the Predictor for a
+user's image, so that a user's photo is resized exactly as the training frames were. `resize_square`
+(jax.image, antialiased) resizes inside jitted code on the device: stored images to the config's input
+size, and the target and prediction between the input and the motion decoder's resolution.
 """
 
 import os
 from typing import Optional, Sequence
 
+import cv2
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -152,11 +156,13 @@ def read_image(path: str) -> tuple[np.ndarray, Optional[str]]:
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """uint8 RGB [H, W, 3] of any size -> uint8 [size, size, 3] (PIL bilinear)."""
+    """uint8 RGB [H, W, 3] of any size -> uint8 [size, size, 3]: area averaging when shrinking (no
+    aliasing of fine texture), bilinear when growing."""
     check_rgb_uint8(image)
     if image.shape[:2] == (size, size):
         return image
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    shrinking = size < min(image.shape[:2])
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def load_image(path: str, size: int) -> tuple[np.ndarray, Optional[str]]:

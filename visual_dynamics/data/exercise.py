@@ -25,6 +25,7 @@ import re
 import zipfile
 from typing import Iterator, Optional
 
+from visual_dynamics import preprocessing
 from visual_dynamics.data import frames
 from visual_dynamics.data.source_files import MAX_SKIPPED_FRACTION, SourceDataError, report_skipped
 
@@ -169,9 +170,8 @@ def read_layout(archive: zipfile.ZipFile) -> dict[str, list[Pair]]:
 
 
 def _frame(archive: zipfile.ZipFile, member: str, image_size: int):
-    data = archive.read(member)
-    return frames.resize(frames.centre_square(frames.decode_image(data, f"{archive.filename}:{member}")),
-                         image_size)
+    image = frames.decode_image(archive.read(member), f"{archive.filename}:{member}")
+    return preprocessing.resize_image(frames.centre_square(image), image_size)
 
 
 def generate_examples(path: str, split: str, pairs: list[Pair], image_size: int) -> Iterator:

@@ -1,18 +1,10 @@
-"""Frame helpers shared by the real-data builders: decoding, square crops, resizing (numpy/OpenCV)."""
+"""Frame helpers shared by the real-data readers: decoding, square crops (resizing is
+`preprocessing.resize_image`, shared with user images)."""
 
 import io
 
-import cv2
 import numpy as np
 from PIL import Image
-
-
-def resize(frame: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [H, W, 3] -> uint8 [size, size, 3]: area averaging when shrinking, bilinear when growing."""
-    if frame.shape[:2] == (size, size):
-        return frame
-    shrinking = size < min(frame.shape[:2])
-    return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def square_crop(frame: np.ndarray, centre_xy: tuple[float, float], side: float) -> np.ndarray:

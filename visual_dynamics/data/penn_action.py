@@ -20,6 +20,7 @@ from typing import Iterator, Optional
 import numpy as np
 import scipy.io
 
+from visual_dynamics import preprocessing
 from visual_dynamics.data import frames
 from visual_dynamics.data.source_files import SourceDataError, report_skipped
 
@@ -151,8 +152,8 @@ def generate_examples(root: str, train: bool, config) -> Iterator:
         for t in pair_starts(labels["nframes"], config.frame_gap, config.pairs_per_video):
             pair = [read_frame(os.path.join(root, "frames", video, f"{i + 1:06d}.jpg"))
                     for i in (t, t + config.frame_gap)]
-            crops = [frames.resize(crop_around(f, boxes[t], config.crop_margin), config.image_size)
-                     for f in pair]
+            crops = [preprocessing.resize_image(crop_around(f, boxes[t], config.crop_margin),
+                                                config.image_size) for f in pair]
             yield f"{video}_{t}", {"image": crops[0], "next_image": crops[1], "video": int(video),
                                    "frame": int(t), "action": labels["action"]}
     report_skipped(f"{root}/labels", "train" if train else "test", skipped, total, limit=None)

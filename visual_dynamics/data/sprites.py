@@ -20,7 +20,7 @@ import numpy as np
 import scipy.io
 from absl import logging
 
-from visual_dynamics.data import frames
+from visual_dynamics import preprocessing
 from visual_dynamics.data.source_files import SourceDataError
 
 ACTIONS = ("spellcast", "thrust", "walk", "slash", "shoot")
@@ -115,7 +115,7 @@ def generate_examples(sprites_dir: str, characters: np.ndarray, image_size: int,
     for character in characters:
         animations = read_animations(character_file(sprites_dir, int(character)), num_animations)
         for animation, clip in enumerate(animations):
-            clip = np.stack([frames.resize(f, image_size) for f in clip])
+            clip = np.stack([preprocessing.resize_image(f, image_size) for f in clip])
             for t in range(len(clip) - 1):
                 yield f"{character}_{animation}_{t}", {
                     "image": clip[t],

@@ -13,6 +13,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from visual_dynamics import preprocessing
 from visual_dynamics.data import frames, stabilization
 from visual_dynamics.data.source_files import SourceDataError, listing
 
@@ -85,8 +86,8 @@ def generate_examples(folder: str, names: list[str], config) -> Iterator:
         for t, image, next_image in video_pairs(os.path.join(folder, name), config.frame_gap,
                                                 config.pair_every, config.stabilize):
             yield f"{name}/{t}", {
-                "image": frames.resize(frames.centre_square(image), config.image_size),
-                "next_image": frames.resize(frames.centre_square(next_image), config.image_size),
+                "image": preprocessing.resize_image(frames.centre_square(image), config.image_size),
+                "next_image": preprocessing.resize_image(frames.centre_square(next_image), config.image_size),
                 "video": name,
                 "frame": t,
             }
