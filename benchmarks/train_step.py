@@ -2,7 +2,7 @@
 
   python benchmarks/train_step.py                       # Shapes tiny, small and paper-size configs
   python benchmarks/train_step.py --variants=small --dtypes=float32,bfloat16
-  python benchmarks/train_step.py --impls=shift_add --conv_weight_grads=xla,matmul
+  python benchmarks/train_step.py --impls=shift_add --conv_weight_grads=xla,im2col
 
 For each (config, compute dtype, cross_conv_impl, conv_weight_grad): the pmapped train step on a
 fixed batch, its FLOPs from XLA's cost analysis, its memory from the compiled executable's memory analysis
@@ -52,7 +52,7 @@ def main():
                         help="Shapes config variants ('paper' = the paper's sizes).")
     parser.add_argument("--impls", default="reference,shift_add")
     parser.add_argument("--dtypes", default="float32")
-    parser.add_argument("--conv_weight_grads", default="xla")
+    parser.add_argument("--conv_weight_grads", default="auto")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     matmul = matmul_flops_per_second()
