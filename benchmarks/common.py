@@ -49,6 +49,21 @@ def device_description() -> str:
     return f"{jax.device_count()} x {d.platform} ({d.device_kind}), JAX {jax.__version__}"
 
 
+def nominal_step_flops(config, batch, rng) -> float:
+    """FLOPs of one train step of `config` on this (sharded) batch, all devices together, as XLA counts
+    them for the network with XLA's own convolution gradients. (XLA's count of a step with the im2col
+    weight gradient would count its loop's body once, whatever the number of chunks, so the same network
+    is counted in its XLA form.)"""
+    from visual_dynamics import train
+    from visual_dynamics.train_state import create_train_state
+
+    config = config.copy_and_resolve_references()
+    config.model.conv_weight_grad = "xla"
+    state = train.replicate(create_train_state(config, jax.random.PRNGKey(0)))
+    compiled = train.make_p_train_step(config, donate=False).lower(state, batch, rng).compile()
+    return compiled.cost_analysis()["flops"] * jax.local_device_count()
+
+
 def pmapped_step_seconds(config, devices, per_device_batch: int, seed: int = 0) -> float:
     """Median seconds of the pmapped train step of `config` on `devices`, `per_device_batch` random
     pairs on each (the configs module must be importable: import this module first)."""

@@ -5,9 +5,10 @@
   python benchmarks/train_step.py --impls=shift_add --conv_weight_grads=xla,im2col
 
 For each (config, compute dtype, cross_conv_impl, conv_weight_grad): the pmapped train step on a
-fixed batch, its FLOPs from XLA's cost analysis, its memory from the compiled executable's memory analysis
-(arguments + outputs + temporaries - aliased buffers), and FLOP/s as a fraction of a float32
-matmul's FLOP/s measured in the same run.
+fixed batch, its FLOPs from XLA's cost analysis (`common.nominal_step_flops`: the network's, whatever
+the formulation), its memory from the compiled executable's memory analysis (arguments + outputs +
+temporaries - aliased buffers), and FLOP/s as a fraction of a float32 matmul's FLOP/s measured in the
+same run.
 """
 
 import argparse
@@ -15,7 +16,8 @@ import argparse
 import jax
 import numpy as np
 
-from common import device_description, matmul_flops_per_second, median_seconds, print_table
+from common import (device_description, matmul_flops_per_second, median_seconds, nominal_step_flops,
+                    print_table)
 
 from configs import shapes
 from visual_dynamics import train
@@ -38,7 +40,7 @@ def measure(config, repeats):
     """(seconds per step, FLOPs per step, peak bytes) of one config."""
     step, state, batch, rng = step_and_inputs(config)
     compiled = step.lower(state, batch, rng).compile()
-    flops = compiled.cost_analysis()["flops"] * jax.local_device_count()
+    flops = nominal_step_flops(config, batch, rng)
     mem = compiled.memory_analysis()
     peak = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
             - mem.alias_size_in_bytes)
