@@ -27,8 +27,9 @@ import jax.numpy as jnp
 from jax import lax
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
-# Bytes of float32 patches per chunk: the fastest of 0.8-13 MiB chunks on the 2-core CPU
-# (benchmarks/conv_weight_grad.py).
+# Bytes of float32 patches per chunk. On the 2-core CPU, the largest layer's weight gradient (128 px,
+# 64 -> 64) took 0.43 s in chunks of 8 rows (6.3 MiB), 0.46-0.57 s in 2-4 or 16-32 rows, 0.65 s in whole
+# images (a probe of 2026-11-26; benchmarks/conv_weight_grad.py measures the chosen size).
 CHUNK_BYTES = 8 * 2 ** 20
 
 
