@@ -55,13 +55,15 @@ def nominal_step_flops(config, batch, rng) -> float:
     weight gradient would count its loop's body once, whatever the number of chunks, so the same network
     is counted in its XLA form.)"""
     from visual_dynamics import train
-    from visual_dynamics.train_state import create_train_state
+    from visual_dynamics.train_state import abstract_train_state
 
     config = config.copy_and_resolve_references()
     config.model.conv_weight_grad = "xla"
-    state = train.replicate(create_train_state(config, jax.random.PRNGKey(0)))
+    devices = jax.local_device_count()
+    state = jax.tree.map(lambda x: jax.ShapeDtypeStruct((devices, *x.shape), x.dtype),
+                         abstract_train_state(config))  # shapes only: nothing initialised
     compiled = train.make_p_train_step(config, donate=False).lower(state, batch, rng).compile()
-    return compiled.cost_analysis()["flops"] * jax.local_device_count()
+    return compiled.cost_analysis()["flops"] * devices
 
 
 def pmapped_step_seconds(config, devices, per_device_batch: int, seed: int = 0) -> float:

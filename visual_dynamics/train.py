@@ -133,6 +133,10 @@ class TrainResult:
     recon_zero_motion: Optional[float] = None  # the same error of copying the input
     first_eval_recon: Optional[float] = None   # test error at step 0, when this run started there
 
+    def record(self, errors: dict) -> None:
+        """Keeps an evaluation's {'recon', 'recon_zero_motion'} as the last one."""
+        self.recon, self.recon_zero_motion = errors["recon"], errors["recon_zero_motion"]
+
 
 def _format_seconds(seconds: float) -> str:
     seconds = int(seconds)
@@ -260,9 +264,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         if step % config.log_every_steps == 0 or last:
             _log_train_metrics(step, p_metrics, progress, config, workdir, writer)
         if main and (step % config.eval_every_steps == 0 or last):
-            errors = _evaluate_and_draw(inference, jax_utils.unreplicate(p_state), step, test_batches, batch,
-                                        workdir, grid_rng, writer)
-            result.recon, result.recon_zero_motion = errors["recon"], errors["recon_zero_motion"]
+            result.record(_evaluate_and_draw(inference, jax_utils.unreplicate(p_state), step, test_batches,
+                                             batch, workdir, grid_rng, writer))
         if step % config.checkpoint_every_steps == 0 or last:
             checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
     manager.wait_until_finished()
@@ -280,8 +283,7 @@ def _finish(inference: Inference, result: TrainResult, test_batches: list[dict],
     """Evaluates a run resumed at its last step (nothing trained), and writes the z bank."""
     variables = variables_of(result.state)
     if result.recon is None:
-        errors = evaluate_reconstruction(inference, variables, test_batches)
-        result.recon, result.recon_zero_motion = errors["recon"], errors["recon_zero_motion"]
+        result.record(evaluate_reconstruction(inference, variables, test_batches))
     batches = pipeline.first_batches(train_source, config.z_bank_size, config.batch_size)
     bank = compute_z_bank(inference, variables, batches, config.z_bank_size, result.step)
     print(f"Wrote the empirical z bank of {bank.z_mean.shape[0]} training pairs to "
