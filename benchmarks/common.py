@@ -51,14 +51,10 @@ def device_description() -> str:
 
 def nominal_step_flops(config, batch, rng) -> float:
     """FLOPs of one train step of `config` on this (sharded) batch, all devices together, as XLA counts
-    them for the network with XLA's own convolution gradients. (XLA's count of a step with the im2col
-    weight gradient would count its loop's body once, whatever the number of chunks, so the same network
-    is counted in its XLA form.)"""
+    them."""
     from visual_dynamics import train
     from visual_dynamics.train_state import abstract_train_state
 
-    config = config.copy_and_resolve_references()
-    config.model.conv_weight_grad = "xla"
     devices = jax.local_device_count()
     state = jax.tree.map(lambda x: jax.ShapeDtypeStruct((devices, *x.shape), x.dtype),
                          abstract_train_state(config))  # shapes only: nothing initialised

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import device_description, median_seconds, print_table
+from visual_dynamics import compilation
 from visual_dynamics.cross_conv import IMPLEMENTATIONS
 
 CASES = [  # (name, batch, side, channels)
@@ -26,9 +27,9 @@ CASES = [  # (name, batch, side, channels)
 
 
 def timings(fn, maps, kernels, repeats):
-    forward = jax.jit(fn)
+    forward = compilation.jit(fn)
     cotangent = jnp.ones_like(maps)
-    backward = jax.jit(jax.grad(lambda m, k: jnp.sum(fn(m, k) * cotangent), argnums=(0, 1)))
+    backward = compilation.jit(jax.grad(lambda m, k: jnp.sum(fn(m, k) * cotangent), argnums=(0, 1)))
     return (median_seconds(forward, maps, kernels, repeats=repeats),
             median_seconds(backward, maps, kernels, repeats=repeats))
 

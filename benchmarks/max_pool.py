@@ -10,13 +10,14 @@ import jax
 import jax.numpy as jnp
 
 from common import device_description, median_seconds, print_table
+from visual_dynamics import compilation
 from visual_dynamics.model import max_pool_2x2
 
 
 def main():
     x = jax.random.normal(jax.random.PRNGKey(0), (32, 128, 128, 64))
     pools = {"nn.max_pool": lambda x: nn.max_pool(x, (2, 2), strides=(2, 2)), "max_pool_2x2": max_pool_2x2}
-    grads = {name: jax.jit(jax.grad(lambda x, pool=pool: jnp.sum(pool(x) ** 2)))
+    grads = {name: compilation.jit(jax.grad(lambda x, pool=pool: jnp.sum(pool(x) ** 2)))
              for name, pool in pools.items()}
     seconds = {name: median_seconds(grad, x, repeats=5) for name, grad in grads.items()}
     base = seconds["nn.max_pool"]

@@ -17,6 +17,7 @@ from common import device_description, median_seconds, print_table
 
 from configs import shapes
 from train_step import step_and_inputs
+from visual_dynamics import compilation
 from visual_dynamics.cross_conv import get_implementation
 from visual_dynamics.model import latent_size, model_from_config, pyramid_sizes
 
@@ -27,7 +28,7 @@ def backward_seconds(part, variables, inputs, repeats):
         out, _ = part({"params": params, "batch_stats": variables["batch_stats"]}, *args)
         return sum(jnp.sum(o.astype(jnp.float32)) for o in jax.tree.leaves(out))
 
-    grad = jax.jit(jax.grad(loss, argnums=tuple(range(len(inputs) + 1))))
+    grad = compilation.jit(jax.grad(loss, argnums=tuple(range(len(inputs) + 1))))
     return median_seconds(grad, variables["params"], *inputs, repeats=repeats)
 
 
@@ -63,7 +64,7 @@ def main():
         fmap = jax.random.normal(key, (b, side // 4, side // 4, config.model.image_encoder_channels[-1]))
         kernels = jax.random.normal(key, (b, 5, 5, fmap.shape[-1]))
         rows.append([f"cross conv ({args.impl}), {side // 4} px maps",
-                     median_seconds(jax.jit(jax.grad(lambda m, k: jnp.sum(cross(m, k)),
+                     median_seconds(compilation.jit(jax.grad(lambda m, k: jnp.sum(cross(m, k)),
                                                      argnums=(0, 1))), fmap, kernels,
                                     repeats=args.repeats)])
         maps.append(fmap)

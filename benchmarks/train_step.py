@@ -2,11 +2,12 @@
 
   python benchmarks/train_step.py                       # Shapes tiny, small and paper-size configs
   python benchmarks/train_step.py --variants=small --dtypes=float32,bfloat16
-  python benchmarks/train_step.py --impls=shift_add --conv_weight_grads=xla,im2col
+  python benchmarks/train_step.py --impls=shift_add --compiler_options=default,ours
 
-For each (config, compute dtype, cross_conv_impl, conv_weight_grad): the pmapped train step on a
-fixed batch, its FLOPs from XLA's cost analysis (`common.nominal_step_flops`: the network's, whatever
-the formulation), its memory from the compiled executable's memory analysis (arguments + outputs +
+For each (config, compute dtype, cross_conv_impl, compiler options): the pmapped train step on a
+fixed batch, compiled with XLA's default options or with ours (`visual_dynamics.compilation`: on CPU,
+no YNNPACK fusions), its FLOPs from XLA's cost analysis (`common.nominal_step_flops`), its memory
+from the compiled executable's memory analysis (arguments + outputs +
 temporaries - aliased buffers), and FLOP/s as a fraction of a float32 matmul's FLOP/s measured in the
 same run.
 """
@@ -36,15 +37,17 @@ def step_and_inputs(config):
             train.replicate(jax.random.PRNGKey(1)))
 
 
-def measure(config, repeats):
-    """(seconds per step, FLOPs per step, peak bytes) of one config."""
+def measure(config, options: str, repeats: int):
+    """(seconds per step, FLOPs per step, peak bytes) of one config, compiled with XLA's 'default'
+    options or with 'ours'."""
     step, state, batch, rng = step_and_inputs(config)
-    compiled = step.lower(state, batch, rng).compile()
+    compiled = (step.compile(state, batch, rng) if options == "ours"
+                else step.lower(state, batch, rng).compile())
     flops = nominal_step_flops(config, batch, rng)
     mem = compiled.memory_analysis()
     peak = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
             - mem.alias_size_in_bytes)
-    seconds = median_seconds(lambda: step(state, batch, rng)[1], repeats=repeats, warmup=1)
+    seconds = median_seconds(lambda: compiled(state, batch, rng)[1], repeats=repeats, warmup=1)
     return seconds, flops, peak
 
 
@@ -54,28 +57,30 @@ def main():
                         help="Shapes config variants ('paper' = the paper's sizes).")
     parser.add_argument("--impls", default="reference,shift_add")
     parser.add_argument("--dtypes", default="float32")
-    parser.add_argument("--conv_weight_grads", default="auto")
+    parser.add_argument("--compiler_options", default="ours",
+                        help="'default' (XLA's), 'ours' (visual_dynamics.compilation), or both.")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if set(args.compiler_options.split(",")) - {"default", "ours"}:
+        parser.error(f"--compiler_options takes 'default' and 'ours', got {args.compiler_options!r}")
     matmul = matmul_flops_per_second()
     print(f"Train step on {device_description()}; float32 2048^3 matmul: {matmul / 1e9:.1f} GFLOP/s")
     rows, baseline = [], {}
     for variant in args.variants.split(","):
         for dtype in args.dtypes.split(","):
             for impl in args.impls.split(","):
-                for weight_grad in args.conv_weight_grads.split(","):
+                for options in args.compiler_options.split(","):
                     config = shapes.get_config("" if variant == "paper" else variant)
                     config.model.cross_conv_impl = impl
                     config.model.compute_dtype = dtype
-                    config.model.conv_weight_grad = weight_grad
-                    seconds, flops, peak = measure(config, args.repeats)
+                    seconds, flops, peak = measure(config, options, args.repeats)
                     key = (variant, dtype)
                     baseline.setdefault(key, seconds)
-                    rows.append([variant, dtype, impl, weight_grad, config.batch_size,
+                    rows.append([variant, dtype, impl, options, config.batch_size,
                                  config.batch_size / seconds, baseline[key] / seconds,
                                  flops / seconds / 1e9, flops / seconds / matmul, peak / 2 ** 20])
-                    print(f"  measured {variant} / {dtype} / {impl} / {weight_grad}", flush=True)
-    print_table(["config", "dtype", "cross conv", "conv dW", "batch", "samples/s", "vs first row",
+                    print(f"  measured {variant} / {dtype} / {impl} / {options}", flush=True)
+    print_table(["config", "dtype", "cross conv", "XLA options", "batch", "samples/s", "vs first row",
                  "GFLOP/s", "of matmul", "peak MiB"], rows)
 
 

@@ -20,6 +20,9 @@ from visual_dynamics.atomic import atomic_path
 from visual_dynamics.train_state import abstract_train_state, variables_of
 
 CONFIG_FILE = "config.json"
+# config.model entries of earlier versions, dropped when a saved config is read: none of them changed
+# the network's parameters or outputs (conv_weight_grad chose how CPU weight gradients were computed).
+RETIRED_MODEL_KEYS = ("conv_weight_grad",)
 
 
 class NoCheckpointError(FileNotFoundError):
@@ -46,7 +49,10 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
             f"{workdir} holds no training run ({CONFIG_FILE} is missing). Pass the --workdir "
             f"that experiments/train.py wrote.")
     with open(path) as f:
-        return ml_collections.ConfigDict(json.load(f))
+        saved = json.load(f)
+    for key in RETIRED_MODEL_KEYS:
+        saved.get("model", {}).pop(key, None)
+    return ml_collections.ConfigDict(saved)
 
 
 def _replicated_sharding() -> jax.sharding.NamedSharding:

@@ -45,7 +45,6 @@ def model_config(image_size: int) -> ml_collections.ConfigDict:
         variational=True,
         cross_conv_impl="auto",     # 'reference' (vmapped lax conv), 'shift_add', or by backend
         compute_dtype="float32",    # or 'bfloat16'; parameters and optimizer state stay float32
-        conv_weight_grad="auto",    # weight gradients: "auto" (im2col on CPU, XLA elsewhere), "im2col", "xla"
         bn_momentum=0.9,
     ))
 

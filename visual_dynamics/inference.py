@@ -5,12 +5,11 @@ Imports the model and image conventions only, so loading a checkpoint for infere
 or dataset code.
 """
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from visual_dynamics import losses, preprocessing
+from visual_dynamics import compilation, losses, preprocessing
 from visual_dynamics.model import CrossConvNet, model_from_config
 
 
@@ -24,9 +23,9 @@ class Inference:
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
         self.model = model_from_config(config)
-        self._encode = jax.jit(self._encode_fn)
-        self._decode = jax.jit(self._decode_fn)
-        self._feature_maps = jax.jit(self._feature_maps_fn)
+        self._encode = compilation.jit(self._encode_fn)
+        self._decode = compilation.jit(self._decode_fn)
+        self._feature_maps = compilation.jit(self._feature_maps_fn)
 
     def _encode_fn(self, variables, images, next_images):
         image, diff, _ = preprocessing.model_inputs(dict(image=images, next_image=next_images), self.config)

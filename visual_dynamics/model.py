@@ -11,7 +11,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from visual_dynamics.conv import conv_function
 from visual_dynamics.cross_conv import get_implementation
 
 # One motion-encoder layer: (output channels, 'SAME' or 'VALID' padding, 2x2 max pool after).
@@ -20,15 +19,14 @@ EncoderLayer = tuple[int, str, bool]
 
 def _conv(module: nn.Module, features: int, size: int, padding: str = "SAME",
           use_bias: bool = True, name: Optional[str] = None) -> nn.Conv:
-    """A square convolution in `module`'s compute dtype and weight-gradient implementation."""
+    """A square convolution in `module`'s compute dtype."""
     return nn.Conv(features, (size, size), padding=padding, use_bias=use_bias, dtype=module.dtype,
-                   conv_general_dilated=conv_function(module.conv_weight_grad), name=name)
+                   name=name)
 
 
 def _shared(module: nn.Module) -> dict:
-    """The settings every layer of a part takes from the part (BatchNorm, dtype, convolution)."""
-    return dict(bn_momentum=module.bn_momentum, bn_axis_name=module.bn_axis_name,
-                dtype=module.dtype, conv_weight_grad=module.conv_weight_grad)
+    """The settings every layer of a part takes from the part (BatchNorm, dtype)."""
+    return dict(bn_momentum=module.bn_momentum, bn_axis_name=module.bn_axis_name, dtype=module.dtype)
 
 
 class ConvBNReLU(nn.Module):
@@ -45,7 +43,6 @@ class ConvBNReLU(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
-    conv_weight_grad: str = "auto"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
@@ -85,7 +82,6 @@ class MotionEncoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
-    conv_weight_grad: str = "auto"
 
     @nn.compact
     def __call__(self, image: jnp.ndarray, diff: jnp.ndarray, *, train: bool):
@@ -121,7 +117,6 @@ class KernelDecoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
-    conv_weight_grad: str = "auto"
 
     @nn.compact
     def __call__(self, z: jnp.ndarray, *, train: bool) -> jnp.ndarray:
@@ -147,7 +142,6 @@ class ImageEncoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
-    conv_weight_grad: str = "auto"
 
     @nn.compact
     def __call__(self, image: jnp.ndarray, *, train: bool) -> jnp.ndarray:
@@ -173,7 +167,6 @@ class MotionDecoder(nn.Module):
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
     dtype: str = "float32"
-    conv_weight_grad: str = "auto"
 
     @nn.compact
     def __call__(self, maps: Sequence[jnp.ndarray], *, train: bool) -> jnp.ndarray:
@@ -202,8 +195,7 @@ class CrossConvNet(nn.Module):
     through linear layers on both sides, for the ablation of §6.3),
     `variational` (False gives the paper's AE baseline: no sampler, z = z_mean),
     `cross_conv_impl` ('auto', 'reference' or 'shift_add'; all compute the same function),
-    `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32) and
-    `conv_weight_grad` ('auto', 'im2col' or 'xla': the convolution of visual_dynamics.conv or XLA's).
+    `compute_dtype` ('float32' or 'bfloat16'; parameters and outputs stay float32).
     """
 
     motion_encoder_layers: Sequence[EncoderLayer]
@@ -220,13 +212,12 @@ class CrossConvNet(nn.Module):
     variational: bool = True
     cross_conv_impl: str = "auto"
     compute_dtype: str = "float32"
-    conv_weight_grad: str = "auto"
     bn_momentum: float = 0.9
     bn_axis_name: Optional[str] = None
 
     def setup(self):
         shared = dict(bn_momentum=self.bn_momentum, bn_axis_name=self.bn_axis_name,
-                      dtype=self.compute_dtype, conv_weight_grad=self.conv_weight_grad)
+                      dtype=self.compute_dtype)
         self.motion_encoder = MotionEncoder(self.motion_encoder_layers, z_size=self.z_size,
                                             conv_size=self.conv_size, **shared)
         self.kernel_decoder = KernelDecoder(self.kernel_size, len(self.pyramid_scales),

@@ -21,7 +21,7 @@ from flax import jax_utils
 from jax import lax
 from jax.experimental import multihost_utils
 
-from visual_dynamics import checkpointing, losses, preprocessing, visualization
+from visual_dynamics import checkpointing, compilation, losses, preprocessing, visualization
 from visual_dynamics.data import pipeline
 from visual_dynamics.inference import Inference, evaluate_reconstruction
 from visual_dynamics.metrics_log import MetricWriter
@@ -75,11 +75,12 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, config,
 
 
 def make_p_train_step(config, devices=None, donate: bool = True):
-    """`train_step` pmapped over `devices` (default: all local ones), the state's buffers donated
-    unless `donate` is False (a benchmark that reuses one state)."""
+    """`train_step` pmapped over `devices` (default: all local ones) and compiled with
+    `compilation.compiler_options`, the state's buffers donated unless `donate` is False (a benchmark
+    that reuses one state)."""
     z_size = latent_size(model_from_config(config))
-    return jax.pmap(functools.partial(train_step, config=config, z_size=z_size), axis_name=AXIS,
-                    devices=devices, donate_argnums=(0,) if donate else ())
+    return compilation.Pmapped(functools.partial(train_step, config=config, z_size=z_size), axis_name=AXIS,
+                               devices=devices, donate_argnums=(0,) if donate else ())
 
 
 def replicate(tree, devices=None):

@@ -1,0 +1,74 @@
+"""Compiler options: on CPU they reach the compiled network and leave its results unchanged."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from visual_dynamics import compilation
+
+NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def _conv(x, w):
+    return lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=NHWC)
+
+
+def _conv_inputs():
+    return (jax.random.normal(jax.random.PRNGKey(0), (2, 16, 16, 32)),
+            jax.random.normal(jax.random.PRNGKey(1), (5, 5, 32, 32)))
+
+
+def test_options_by_backend():
+    assert compilation.compiler_options("cpu") == compilation.CPU_OPTIONS
+    assert compilation.compiler_options("gpu") is None and compilation.compiler_options("tpu") is None
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the options are CPU options")
+def test_cpu_convolutions_compile_without_ynnpack_fusions_and_reductions_with():
+    """XLA's defaults put a convolution in a YNNPACK fusion; compiled with our options it is not, while
+    a reduction still is (XLA's classic reductions sum less accurately)."""
+    args = _conv_inputs()
+
+    def compiled_text(jit, fn, *args):
+        return jit(fn).lower(*args).compile().as_text()
+
+    assert "__ynn_fusion" in compiled_text(jax.jit, _conv, *args), (
+        "this jaxlib no longer fuses convolutions with YNNPACK: revisit CPU_OPTIONS")
+    assert "__ynn_fusion" not in compiled_text(compilation.jit, _conv, *args)
+    column_sums = functools.partial(jnp.sum, axis=0)
+    assert "__ynn_fusion" in compiled_text(compilation.jit, column_sums, jnp.ones((256, 256)))
+
+
+def test_jit_with_options_computes_the_same_values():
+    args = _conv_inputs()
+    np.testing.assert_allclose(compilation.jit(_conv)(*args), jax.jit(_conv)(*args), rtol=1e-4, atol=1e-4)
+
+
+def test_pmapped_compiles_once_per_signature_and_matches_pmap():
+    def step(x, w):
+        return lax.pmean(jax.grad(lambda w: jnp.sum(_conv(x, w) ** 2))(w), "i")
+
+    x, w = _conv_inputs()
+    pmapped = compilation.Pmapped(step, axis_name="i")
+    xs, ws = x[None], w[None]
+    expected = jax.pmap(step, axis_name="i")(xs, ws)  # sums of 12,800 products: float rounding differs
+    np.testing.assert_allclose(pmapped(xs, ws), expected, rtol=1e-4,
+                               atol=1e-5 * float(jnp.abs(expected).max()))
+    pmapped(xs + 1, ws)
+    assert len(pmapped._executables) == 1
+    pmapped(xs[:, :1], ws)  # another batch shape: a second executable
+    assert len(pmapped._executables) == 2
+
+
+def test_an_option_this_jaxlib_refuses_gives_none_with_a_warning(monkeypatch):
+    monkeypatch.setattr(compilation, "CPU_OPTIONS", {"xla_cpu_no_such_option": ""})
+    compilation._accepted.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="xla_cpu_no_such_option"):
+            assert compilation.compiler_options("cpu") is None
+    finally:
+        compilation._accepted.cache_clear()

@@ -1,0 +1,74 @@
+"""XLA compiler options for the network's compiled functions, and `jit` / `pmap` that apply them.
+
+jaxlib 0.10's CPU backend hands convolutions, dots and reductions to YNNPACK fusions by default. For
+convolutions its classic emitter was much faster on the 2-core development CPU: the weight gradient of
+the image encoder's largest layer 3.8x, a 'VALID' convolution 5x (`python benchmarks/cpu_convolutions.py`),
+the whole `:small` and paper-size train steps ~1.2x (`python benchmarks/train_step.py
+--compiler_options=default,ours`). So on CPU every function that runs the network is compiled with
+YNNPACK fusions for dots and reductions only. (Not none: XLA's classic reductions sum less accurately,
+and BatchNorm's gradients then differed by up to 1 % between one device and two, which the pmap
+equivalence test caught.) The option is per compilation: nothing else in the process changes, and a
+jaxlib that does not know it gets none (with a warning) instead of an error.
+"""
+
+import functools
+import warnings
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# The YNNPACK fusion types XLA uses by default, less LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION.
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,"
+                                                       "LIBRARY_FUSION_TYPE_REDUCE"}
+
+
+@functools.cache
+def _accepted() -> bool:
+    """Whether this jaxlib's CPU backend compiles with CPU_OPTIONS (tried once, on a one-element sum)."""
+    try:
+        one = jax.device_put(np.zeros(1, np.float32), jax.devices("cpu")[0])
+        jax.jit(jnp.sum, compiler_options=CPU_OPTIONS).lower(one).compile()
+        return True
+    except Exception as error:  # an unknown option is an XlaRuntimeError whose type varies by jaxlib
+        warnings.warn(f"this jaxlib does not take the XLA option {CPU_OPTIONS}; convolutions are "
+                      f"compiled with its defaults, which may be slower on CPU ({error})")
+        return False
+
+
+def compiler_options(backend: Optional[str] = None) -> Optional[dict[str, Any]]:
+    """CPU_OPTIONS on the CPU backend (default: JAX's default backend) where accepted, else None."""
+    backend = backend or jax.default_backend()
+    return CPU_OPTIONS if backend == "cpu" and _accepted() else None
+
+
+def jit(fn: Callable, **kwargs) -> Callable:
+    """`jax.jit(fn, **kwargs)` with `compiler_options()`."""
+    return jax.jit(fn, compiler_options=compiler_options(), **kwargs)
+
+
+class Pmapped:
+    """`jax.pmap(fn, **kwargs)` compiled with the options of its devices' backend: one executable
+    per signature (tree structure, shapes and dtypes) of the arguments, built on its first call."""
+
+    def __init__(self, fn: Callable, **pmap_kwargs):
+        self._pmapped = jax.pmap(fn, **pmap_kwargs)
+        devices = pmap_kwargs.get("devices")
+        self._options = compiler_options(devices[0].platform if devices else None)
+        self._executables = {}
+
+    def lower(self, *args):
+        """The pmapped function lowered for `args` (jax.pmap's `lower`)."""
+        return self._pmapped.lower(*args)
+
+    def compile(self, *args):
+        """The executable for arguments like `args` (arrays, or jax.ShapeDtypeStructs)."""
+        leaves, tree = jax.tree.flatten(args)
+        key = (tree, tuple((tuple(x.shape), x.dtype) for x in leaves))
+        if key not in self._executables:
+            self._executables[key] = self.lower(*args).compile(compiler_options=self._options)
+        return self._executables[key]
+
+    def __call__(self, *args):
+        return self.compile(*args)(*args)
