@@ -86,7 +86,7 @@ def run_jax(args, batch_size: int, baseline_mib: float) -> dict:
     batch = jax.pmap(lambda x: x)(batch)  # on the devices once, outside the timed loop
     noise_rng = train.replicate(jax.random.PRNGKey(1))
     p_step = train.make_p_train_step(config)
-    compiled = p_step.lower(state, batch, noise_rng).compile()
+    compiled = p_step.compile(state, batch, noise_rng)
     flops = nominal_step_flops(config, batch, noise_rng)
     holder = {"state": state, "metrics": None}
 

@@ -59,7 +59,8 @@ class Pmapped:
         self._executables = {}
 
     def lower(self, *args):
-        """The pmapped function lowered for `args` (jax.pmap's `lower`)."""
+        """The pmapped function lowered for `args` (jax.pmap's `lower`). Its `compile()` uses XLA's
+        default options; `self.compile(*args)` uses ours."""
         return self._pmapped.lower(*args)
 
     def compile(self, *args):
