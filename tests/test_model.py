@@ -142,17 +142,26 @@ def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
         assert error < 0.05, (key, float(error))
 
 
+@pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("shape", [(2, 8, 6, 3), (2, 9, 7, 3)])
-def test_max_pool_equals_flax_max_pool(shape):
-    """Values of nn.max_pool's 2x2 / stride 2 (odd sides: the last row / column dropped); gradients too
-    where no window holds a tie (random inputs)."""
+def test_max_pool_equals_flax_max_pool(shape, ties):
+    """Values and gradients of nn.max_pool's 2x2 / stride 2 (odd sides: the last row / column dropped),
+    on random inputs and on inputs of a few integer levels, where most windows hold tied maxima (as
+    flat image regions and ReLU zeros do): the gradient goes to the first of them."""
     import flax.linen as nn
 
     from visual_dynamics.model import max_pool_2x2
 
     x = jax.random.normal(jax.random.PRNGKey(0), shape)
+    if ties:
+        x = jnp.round(x).clip(-1, 1)
     weights = jax.random.normal(jax.random.PRNGKey(1), (shape[0], shape[1] // 2, shape[2] // 2, shape[3]))
     ours, flax_pool = max_pool_2x2, lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))
     np.testing.assert_array_equal(ours(x), flax_pool(x))
     grads = [jax.grad(lambda x, pool=pool: jnp.sum(pool(x) * weights))(x) for pool in (ours, flax_pool)]
     np.testing.assert_array_equal(grads[0], grads[1])
+    if ties:
+        windows = x[:, :shape[1] // 2 * 2, :shape[2] // 2 * 2].reshape(
+            shape[0], shape[1] // 2, 2, shape[2] // 2, 2, shape[3])
+        tied = (windows == windows.max(axis=(2, 4), keepdims=True)).sum(axis=(2, 4)) > 1
+        assert tied.mean() > 0.3  # the case this parametrisation is for

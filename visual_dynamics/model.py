@@ -54,16 +54,46 @@ class ConvBNReLU(nn.Module):
         return nn.relu(x)
 
 
+@jax.custom_vjp
+def _max_over_windows(windows: jnp.ndarray) -> jnp.ndarray:
+    """[B, H', 2, W', 2, C] -> the max of each 2x2 window [B, H', W', C]."""
+    return windows.max(axis=(2, 4))
+
+
+def _max_over_windows_forward(windows):
+    return _max_over_windows(windows), windows
+
+
+def _max_over_windows_backward(windows, g):
+    """The gradient to the first maximum of each window in row-major order, as select-and-scatter
+    gives it; elementwise, so XLA fuses it."""
+    is_max = windows == windows.max(axis=(2, 4), keepdims=True)
+    taken = jnp.zeros(g.shape, bool)
+    rows = []
+    for i in range(2):
+        row = []
+        for j in range(2):
+            first = is_max[:, :, i, :, j] & ~taken
+            taken = taken | first
+            row.append(jnp.where(first, g, 0))
+        rows.append(jnp.stack(row, axis=3))
+    return (jnp.stack(rows, axis=2),)
+
+
+_max_over_windows.defvjp(_max_over_windows_forward, _max_over_windows_backward)
+
+
 def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
     """2x2 max pooling, stride 2, a last odd row / column dropped: [B, H, W, C] -> [B, H / 2, W / 2, C].
 
-    The values of `nn.max_pool(x, (2, 2), strides=(2, 2))`, written as a reshape and a max, whose
-    gradient (a mask, split equally between tied maxima) XLA's CPU backend computes 2.8x faster than
-    max_pool's select-and-scatter (which gives a tie's gradient to one of them).
+    `nn.max_pool(x, (2, 2), strides=(2, 2))` in values and gradients (a window's gradient goes to its
+    first maximum, ties included), written as a reshape and a max with an elementwise gradient, which
+    XLA's CPU backend computes several times faster than max_pool's select-and-scatter
+    (benchmarks/max_pool.py).
     """
     b, h, w, c = x.shape
     x = x[:, :h - h % 2, :w - w % 2]
-    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    return _max_over_windows(x.reshape(b, h // 2, 2, w // 2, 2, c))
 
 
 class MotionEncoder(nn.Module):
