@@ -1,11 +1,12 @@
 """XLA compiler options for the network's compiled functions, and `jit` / `pmap` that apply them.
 
 jaxlib 0.10's CPU backend hands convolutions, dots and reductions to YNNPACK fusions by default. For
-convolutions its classic emitter was much faster on the 2-core development CPU: the weight gradient of
-the image encoder's largest layer 3.8x, a 'VALID' convolution 5x (`python benchmarks/cpu_convolutions.py`),
-the whole `:small` and paper-size train steps ~1.2x (`python benchmarks/train_step.py
---compiler_options=default,ours`). So on CPU every function that runs the network is compiled with
-YNNPACK fusions for dots and reductions only. (Not none: XLA's classic reductions sum less accurately,
+convolutions its classic emitter was much faster on the 2-core development CPU: 3.5x for the weight
+gradient of the image encoder's largest layer and 5x for a 'VALID' convolution, 10 % slower for forward
+passes and input gradients (`python benchmarks/cpu_convolutions.py`); 1.8x and 1.9x for the whole
+`:small` and paper-size train steps (`python benchmarks/train_step.py --compiler_options=default,ours`).
+So on CPU every function that runs the network is compiled with YNNPACK fusions for dots and
+reductions only. (Not none: XLA's classic reductions sum less accurately,
 and BatchNorm's gradients then differed by up to 1 % between one device and two, which the pmap
 equivalence test caught.) The option is per compilation: nothing else in the process changes, and a
 jaxlib that does not know it gets none (with a warning) instead of an error.
