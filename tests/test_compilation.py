@@ -1,6 +1,7 @@
 """Compiler options: on CPU they reach the compiled network and leave its results unchanged."""
 
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -72,3 +73,13 @@ def test_an_option_this_jaxlib_refuses_gives_none_with_a_warning(monkeypatch):
             assert compilation.compiler_options("cpu") is None
     finally:
         compilation._accepted.cache_clear()
+
+
+def test_the_flag_for_joining_processes_is_added_once(monkeypatch):
+    """add_cpu_flag appends CPU_FLAG to XLA_FLAGS (this jaxlib parses it) and leaves a set option alone."""
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    compilation.add_cpu_flag()
+    assert os.environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=2 {compilation.CPU_FLAG}"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=")
+    compilation.add_cpu_flag()
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_experimental_ynn_fusion_type="

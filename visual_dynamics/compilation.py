@@ -13,6 +13,9 @@ jaxlib that does not know it gets none (with a warning) instead of an error.
 """
 
 import functools
+import os
+import subprocess
+import sys
 import warnings
 from typing import Any, Callable, Optional
 
@@ -23,6 +26,8 @@ import numpy as np
 # The YNNPACK fusion types XLA uses by default, less LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION.
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,"
                                                        "LIBRARY_FUSION_TYPE_REDUCE"}
+# The same choice as an XLA_FLAGS entry, for a process that joins others (see `Pmapped`).
+CPU_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 
 
 @functools.cache
@@ -49,9 +54,31 @@ def jit(fn: Callable, **kwargs) -> Callable:
     return jax.jit(fn, compiler_options=compiler_options(), **kwargs)
 
 
+def add_cpu_flag() -> None:
+    """Adds CPU_FLAG to this process's XLA_FLAGS, for a process about to join others: there the
+    pmapped step runs through `jax.pmap` itself, which takes no compiler options. Call it before JAX
+    starts a backend. Skipped if XLA_FLAGS already sets the option, or if this jaxlib does not parse
+    the flag (tried in a subprocess: an unknown flag aborts the process that reads it)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if CPU_FLAG.split("=")[0] in flags:
+        return
+    probe = subprocess.run([sys.executable, "-c", "import jax; jax.devices('cpu')"],
+                           env={**os.environ, "XLA_FLAGS": f"{flags} {CPU_FLAG}".strip()},
+                           capture_output=True, timeout=120)
+    if probe.returncode:
+        warnings.warn(f"this jaxlib does not take the XLA flag {CPU_FLAG}; convolutions are compiled "
+                      f"with its defaults, which may be slower on CPU")
+        return
+    os.environ["XLA_FLAGS"] = f"{flags} {CPU_FLAG}".strip()
+
+
 class Pmapped:
     """`jax.pmap(fn, **kwargs)` compiled with the options of its devices' backend: one executable
-    per signature (tree structure, shapes and dtypes) of the arguments, built on its first call."""
+    per signature (tree structure, shapes and dtypes) of the arguments, built on its first call.
+
+    With several processes it calls `jax.pmap` itself, which turns each process's local arrays into
+    global ones and back (a compiled executable takes global arrays only); there `add_cpu_flag`, called
+    by `distributed.initialize`, makes the same choice for the whole process."""
 
     def __init__(self, fn: Callable, **pmap_kwargs):
         self._pmapped = jax.pmap(fn, **pmap_kwargs)
@@ -73,4 +100,6 @@ class Pmapped:
         return self._executables[key]
 
     def __call__(self, *args):
+        if jax.process_count() > 1:
+            return self._pmapped(*args)
         return self.compile(*args)(*args)

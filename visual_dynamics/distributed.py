@@ -8,6 +8,8 @@ from typing import Optional
 
 import jax
 
+from visual_dynamics import compilation
+
 
 def initialize(coordinator_address: Optional[str] = None, num_processes: Optional[int] = None,
                process_id: Optional[int] = None, heartbeat_timeout_seconds: int = 100) -> None:
@@ -17,6 +19,7 @@ def initialize(coordinator_address: Optional[str] = None, num_processes: Optiona
     A process that stops answering for `heartbeat_timeout_seconds` (killed, host down) makes the others
     stop with an error instead of waiting forever.
     """
+    compilation.add_cpu_flag()  # before JAX starts its backends
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # the CPU backend's only; GPUs use NCCL
     jax.distributed.initialize(coordinator_address, num_processes, process_id,
                                heartbeat_timeout_seconds=heartbeat_timeout_seconds)
