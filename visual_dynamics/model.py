@@ -56,28 +56,19 @@ class ConvBNReLU(nn.Module):
 
 @jax.custom_vjp
 def _max_over_windows(windows: jnp.ndarray) -> jnp.ndarray:
-    """[B, H', 2, W', 2, C] -> the max of each 2x2 window [B, H', W', C]."""
-    return windows.max(axis=(2, 4))
+    """[B, H', W', C, 4] (each 2x2 window row-major on the last axis) -> its max [B, H', W', C]."""
+    return windows.max(axis=-1)
 
 
 def _max_over_windows_forward(windows):
-    return _max_over_windows(windows), windows
+    return windows.max(axis=-1), jnp.argmax(windows, axis=-1).astype(jnp.int8)
 
 
-def _max_over_windows_backward(windows, g):
+def _max_over_windows_backward(first, g):
     """The gradient to the first maximum of each window in row-major order, as select-and-scatter
-    gives it; elementwise, so XLA fuses it."""
-    is_max = windows == windows.max(axis=(2, 4), keepdims=True)
-    taken = jnp.zeros(g.shape, bool)
-    rows = []
-    for i in range(2):
-        row = []
-        for j in range(2):
-            first = is_max[:, :, i, :, j] & ~taken
-            taken = taken | first
-            row.append(jnp.where(first, g, 0))
-        rows.append(jnp.stack(row, axis=3))
-    return (jnp.stack(rows, axis=2),)
+    gives it. The forward pass saves where that maximum is (argmax takes the first of ties), so the
+    mask never depends on comparing values that XLA may compute twice with different rounding."""
+    return (jnp.where(first[..., None] == jnp.arange(4, dtype=jnp.int8), g[..., None], 0).astype(g.dtype),)
 
 
 _max_over_windows.defvjp(_max_over_windows_forward, _max_over_windows_backward)
@@ -92,8 +83,9 @@ def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
     (benchmarks/max_pool.py).
     """
     b, h, w, c = x.shape
-    x = x[:, :h - h % 2, :w - w % 2]
-    return _max_over_windows(x.reshape(b, h // 2, 2, w // 2, 2, c))
+    x = x[:, :h - h % 2, :w - w % 2].reshape(b, h // 2, 2, w // 2, 2, c)
+    windows = x.transpose(0, 1, 3, 5, 2, 4).reshape(b, h // 2, w // 2, c, 4)
+    return _max_over_windows(windows)
 
 
 class MotionEncoder(nn.Module):
