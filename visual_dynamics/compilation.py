@@ -3,7 +3,7 @@
 jaxlib 0.10's CPU backend hands convolutions, dots and reductions to YNNPACK fusions by default. For
 convolutions its classic emitter was much faster on the 2-core development CPU: 3.5x for the weight
 gradient of the image encoder's largest layer and 5x for a 'VALID' convolution, 10 % slower for forward
-passes and input gradients (`python benchmarks/cpu_convolutions.py`); 1.8x and 1.9x for the whole
+passes and input gradients (`python benchmarks/cpu_convolutions.py`); 1.6x and 1.7x for the whole
 `:small` and paper-size train steps (`python benchmarks/train_step.py --compiler_options=default,ours`).
 So on CPU every function that runs the network is compiled with YNNPACK fusions for dots and
 reductions only. (Not none: XLA's classic reductions sum less accurately,
