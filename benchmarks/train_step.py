@@ -6,10 +6,9 @@
 
 For each (config, compute dtype, cross_conv_impl, compiler options): the pmapped train step on a
 fixed batch, compiled with XLA's default options or with ours (`visual_dynamics.compilation`: on CPU,
-no YNNPACK fusions), its FLOPs from XLA's cost analysis (`common.nominal_step_flops`), its memory
-from the compiled executable's memory analysis (arguments + outputs +
-temporaries - aliased buffers), and FLOP/s as a fraction of a float32 matmul's FLOP/s measured in the
-same run.
+no YNNPACK convolution fusions), its FLOPs from XLA's cost analysis (`common.nominal_step_flops`), its
+memory from the compiled executable's memory analysis (arguments + outputs + temporaries - aliased
+buffers), and FLOP/s as a fraction of a float32 matmul's FLOP/s measured in the same run.
 """
 
 import argparse
