@@ -1,6 +1,6 @@
 """2x2 max pooling forward+backward: flax's `nn.max_pool` (reduce-window, select-and-scatter gradient)
-against `visual_dynamics.model.max_pool_2x2` (a reshape and a max), on the image encoder's largest
-pooled tensor (batch 32, 128 x 128 x 64).
+against `visual_dynamics.model.max_pool_2x2` (a reshape and a max, its gradient sent to the argmax the
+forward pass saved), on the image encoder's largest pooled tensor (batch 32, 128 x 128 x 64).
 
   python benchmarks/max_pool.py
 """

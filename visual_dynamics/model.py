@@ -66,8 +66,8 @@ def _max_over_windows_forward(windows):
 
 def _max_over_windows_backward(first, g):
     """The gradient to the first maximum of each window in row-major order, as select-and-scatter
-    gives it. The forward pass saves where that maximum is (argmax takes the first of ties), so the
-    mask never depends on comparing values that XLA may compute twice with different rounding."""
+    gives it, at the position the forward pass saved (argmax takes the first of ties). A version that
+    found the maxima here by comparing values lost some windows' gradients (tests/test_compilation.py)."""
     return (jnp.where(first[..., None] == jnp.arange(4, dtype=jnp.int8), g[..., None], 0).astype(g.dtype),)
 
 
