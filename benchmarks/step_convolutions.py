@@ -6,12 +6,13 @@
 The convolutions are read from the train step's jaxpr (forward passes and the input and weight
 gradients that differentiation adds). All of them, each on inputs of its own shapes and none waiting
 for another, are compiled as one program, with XLA's default options and with ours
-(`visual_dynamics.compilation`): the train step does the same convolutions and more (BatchNorm,
-pooling, the optimizer, ...) under more ordering constraints, so this program's time is a floor for
-the step, up to cache effects. The whole train step is measured in the same run; with --pytorch so is
-the same network's step in PyTorch (benchmarks/vs_pytorch.py). Each convolution is also timed alone,
-to list the slowest and to sum, also with the faster of the two options for each (a choice XLA offers
-only per compilation, so this sum bounds what choosing per convolution could give).
+(`visual_dynamics.compilation`). The train step does the same convolutions and more (BatchNorm,
+pooling, the optimizer, ...) under more ordering constraints, so this program's time estimates what the
+step would take if all else were free (estimates: memory and caches are not used exactly as in the
+step). The whole train step is measured in the same run; with --pytorch so is the same network's step
+in PyTorch (benchmarks/vs_pytorch.py), first. Each convolution is also timed alone, to list the slowest
+and to sum, also with the faster of the two options for each: a choice XLA offers only per
+compilation, so that sum estimates what choosing per convolution could give.
 """
 
 import argparse
