@@ -29,7 +29,7 @@ from configs import shapes
 from train_step import step_and_inputs
 from visual_dynamics import compilation, train
 from visual_dynamics.model import latent_size, model_from_config
-from visual_dynamics.train_state import create_train_state
+from visual_dynamics.train_state import abstract_train_state
 
 
 def _subjaxprs(value):
@@ -55,9 +55,10 @@ def convolutions(jaxpr: jex_core.Jaxpr) -> list:
 
 def train_step_convolutions(config) -> list:
     """The convolutions of one train step of `config` (one device's share of the batch)."""
-    state = create_train_state(config, jax.random.PRNGKey(0))
+    state = abstract_train_state(config)  # shapes only: tracing needs no values
     size = config.image_size
-    batch = {k: jnp.zeros((config.batch_size, size, size, 3), jnp.uint8) for k in ("image", "next_image")}
+    batch = {k: jax.ShapeDtypeStruct((config.batch_size, size, size, 3), jnp.uint8)
+             for k in ("image", "next_image")}
     step = functools.partial(train.train_step, config=config, z_size=latent_size(model_from_config(config)))
     # train_step reduces over the pmap axis; a one-element vmap provides that axis for tracing.
     on_axis = jax.vmap(step, in_axes=None, out_axes=None, axis_size=1, axis_name=train.AXIS)
