@@ -12,7 +12,8 @@ import pytest
 
 from conftest import ROOT
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason="PyTorch is the bench extra: pip install -e '.[bench]' -c constraints.txt")
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import torch_network  # noqa: E402

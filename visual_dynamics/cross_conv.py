@@ -88,7 +88,7 @@ def default_implementation(backend: str) -> str:
     """The implementation 'auto' picks on a JAX backend (see benchmarks/cross_conv.py).
 
     CPU: shift-and-add, measured 22x faster forward+backward. GPU: the reference, measured 2.1x faster
-    forward+backward on an H200 (README, "Performance"). TPU: the reference, unmeasured.
+    forward+backward on an H200 (docs/performance.md). TPU: the reference, unmeasured.
     """
     return "shift_add" if backend == "cpu" else "reference"
 

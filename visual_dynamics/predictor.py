@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.typing import ArrayLike
 
 from visual_dynamics import checkpointing, pretrained, preprocessing, visualization
 from visual_dynamics.inference import Inference
@@ -93,7 +94,7 @@ class Predictor:
         rgb = [preprocessing.as_rgb_uint8(i)[0] for i in batch]
         return np.stack([preprocessing.resize_image(i, self.image_size) for i in rgb]), single
 
-    def _z(self, z, batch: int) -> jnp.ndarray:
+    def _z(self, z: ArrayLike, batch: int) -> jnp.ndarray:
         """[Z] or [B, Z] -> [batch, Z]."""
         z = jnp.asarray(z, jnp.float32)
         if z.ndim not in (1, 2) or z.shape[-1] != self.latent_size:
@@ -134,13 +135,13 @@ class Predictor:
         z_mean = np.asarray(z_mean)
         return z_mean[0] if single else z_mean
 
-    def transfer(self, z, image: np.ndarray) -> np.ndarray:
+    def transfer(self, z: ArrayLike, image: np.ndarray) -> np.ndarray:
         """The motion z applied to image(s) (visual analogy, §6.4): uint8 [S, S, 3] (or [B, ...])."""
         images, single = self._images(image)
         frames = self._next_frames(images, self._z(z, len(images)))
         return frames[0] if single else frames
 
-    def extrapolate(self, image: np.ndarray, z, steps: int) -> np.ndarray:
+    def extrapolate(self, image: np.ndarray, z: ArrayLike, steps: int) -> np.ndarray:
         """`steps` future frames, each predicted from the last with the same z (§6.4).
 
         Returns uint8 [steps, S, S, 3] (or [B, steps, S, S, 3]); frame 0 equals transfer(z, image).
@@ -154,7 +155,8 @@ class Predictor:
         frames = np.stack(frames, axis=1)
         return frames[0] if single else frames
 
-    def traverse(self, image: np.ndarray, z, dims: Sequence[int], values: Sequence[float]) -> np.ndarray:
+    def traverse(self, image: np.ndarray, z: ArrayLike, dims: Sequence[int],
+                 values: Sequence[float]) -> np.ndarray:
         """Next frames with one dimension of z swept (§6.3, Fig. 13), the others kept.
 
         Args:

@@ -1,6 +1,6 @@
 """Exercise (§5.3): the authors' real exercise videos, 128x128 frame pairs. The main job.
 
-  python experiments/prepare_data.py --dataset=exercise --manual_dir=DIR   # once, see README
+  python experiments/prepare_data.py --dataset=exercise --manual_dir=DIR   # once, see docs/datasets.md
   python experiments/train.py --dataset=exercise
 """
 

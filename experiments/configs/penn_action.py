@@ -1,6 +1,6 @@
 """Penn Action (§5.3): person-centred frame pairs from the Penn Action videos.
 
-  python experiments/prepare_data.py --dataset=penn_action --manual_dir=DIR   # once, see README
+  python experiments/prepare_data.py --dataset=penn_action --manual_dir=DIR   # once, see docs/datasets.md
   python experiments/train.py --dataset=penn_action
 """
 

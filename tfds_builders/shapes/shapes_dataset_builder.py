@@ -1,7 +1,7 @@
 """Shapes (§5.1): circles move vertically, squares horizontally, triangles diagonally.
 
 Images are stored as zlib-compressed uint8 tensors (not PNG features), so that preparing and reading
-need no TensorFlow (see README, "Datasets"). The examples come from visual_dynamics.data.shapes.
+need no TensorFlow (see docs/datasets.md). The examples come from visual_dynamics.data.shapes.
 """
 
 import dataclasses

@@ -80,7 +80,7 @@ def prepared_builder(dataset: str, builder_config: Optional[str], data_dir: Opti
                 f"dataset {dataset!r} ({builder.builder_config.name}) is not prepared in "
                 f"{builder.data_dir}. Prepare it with:\n  "
                 f"{prepare_command(dataset, builder_config)}\n"
-                f"(see README.md, 'Datasets', for where to download its files).")
+                f"(see docs/datasets.md for where to download its files).")
         print(f"Preparing the generated dataset {builder.info.full_name} in {builder.data_dir} "
               f"(once; later runs reuse it)...", flush=True)
         prepare(builder)

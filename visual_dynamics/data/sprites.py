@@ -1,6 +1,6 @@
 """Reed et al.'s (NIPS 2015) sprites release: reading `data/sprites/*.mat` into frame pairs (§5.2).
 
-Layout of `nips2015-analogy-data.tar.gz` (public loaders; see README "Datasets"):
+Layout of `nips2015-analogy-data.tar.gz` (public loaders; see docs/datasets.md):
   data/sprites/sprites_<k>.mat    one character each, k = 0, 1, ...; MATLAB v7.3 (HDF5) files with
                                   `sprites`: a cell of 21 animations, each a 10800 x T double matrix
                                   whose column t is frame t (60 x 60 x 3, column-major, values in
