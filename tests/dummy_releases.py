@@ -252,6 +252,38 @@ def write_videos(folder: str) -> dict:
     return truth
 
 
+# What an AppleDouble file starts with (magic, version): resource forks and Finder info, not an image.
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X        " + bytes(64)
+
+
+def zip_as_on_macos(source: str, destination: str) -> None:
+    """A copy of the zip `source` as macOS's Finder and other tools leave it: every member's AppleDouble
+    file under `__MACOSX/` and beside it (`._<name>`), `.DS_Store` in every folder, and Windows's
+    `Thumbs.db` and `desktop.ini`."""
+    with zipfile.ZipFile(source) as clean, zipfile.ZipFile(destination, "w") as dirty:
+        folders = set()
+        for name in clean.namelist():
+            dirty.writestr(name, clean.read(name))
+            folder, base = os.path.split(name)
+            folders.add(folder)
+            dirty.writestr(os.path.join("__MACOSX", folder, "._" + base), APPLE_DOUBLE)
+            dirty.writestr(os.path.join(folder, "._" + base), APPLE_DOUBLE)
+        for folder in sorted(folders):
+            for junk in (".DS_Store", "Thumbs.db", "desktop.ini"):
+                dirty.writestr(os.path.join(folder, junk), APPLE_DOUBLE)
+
+
+def add_os_metadata(folder: str) -> None:
+    """The same bookkeeping files as `zip_as_on_macos`, added to an extracted release in `folder`."""
+    for root, _, names in list(os.walk(folder)):
+        for name in names:
+            with open(os.path.join(root, "._" + name), "wb") as f:
+                f.write(APPLE_DOUBLE)
+        for junk in (".DS_Store", "Thumbs.db", "desktop.ini"):
+            with open(os.path.join(root, junk), "wb") as f:
+                f.write(APPLE_DOUBLE)
+
+
 def write_all_dummy_data() -> None:
     """Rewrites tfds_builders/<name>/dummy_data/ for sprites, penn_action and exercise."""
     builders = os.path.join(ROOT, "tfds_builders")

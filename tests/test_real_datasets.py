@@ -304,6 +304,21 @@ def test_exercise_an_undecodable_image_is_skipped_and_reported(tmp_path, capsys)
     assert "skipped 1 of 110 train records: exercise_dataset/train/c0042" in capsys.readouterr().out
 
 
+def test_a_damaged_archive_is_reported_in_one_short_line(tmp_path):
+    """Many undecodable images: the error names the count, the first three and one reason each."""
+    archive = str(tmp_path / "exercise_dataset.zip")
+    dummy_releases.write_exercise_zip(str(tmp_path / "good.zip"), "pair_lists", pairs=_many_pairs(50))
+    with zipfile.ZipFile(str(tmp_path / "good.zip")) as good, zipfile.ZipFile(archive, "w") as z:
+        for name in good.namelist():
+            z.writestr(name, good.read(name)[:60] if "/train/" in name else good.read(name))
+    os.remove(tmp_path / "good.zip")
+    with pytest.raises(source_files.SourceDataError) as error:
+        build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    message = str(error.value)
+    assert "skipped 50 of 50 train records" in message and "(47 more)" in message
+    assert "\n" not in message and len(message) < 400, message
+
+
 def test_exercise_more_than_one_percent_missing_is_a_damaged_archive(tmp_path):
     dummy_releases.write_exercise_zip(str(tmp_path / "exercise_dataset.zip"), "pair_lists",
                                       pairs=_many_pairs(50),

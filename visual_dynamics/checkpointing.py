@@ -35,10 +35,11 @@ def checkpoint_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointMana
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
 
 
-def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-    """Writes workdir/config.json atomically."""
+def save_config(config: ml_collections.ConfigDict, workdir: str, **facts) -> None:
+    """Writes workdir/config.json atomically: the config, plus top-level `facts` about the run (e.g.
+    the fingerprint of the data it trained on)."""
     with atomic_path(os.path.join(workdir, CONFIG_FILE)) as tmp, open(tmp, "w") as f:
-        f.write(config.to_json(indent=2))
+        json.dump({**json.loads(config.to_json()), **facts}, f, indent=2)
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:

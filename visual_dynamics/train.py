@@ -22,7 +22,7 @@ from jax import lax
 from jax.experimental import multihost_utils
 
 from visual_dynamics import checkpointing, compilation, losses, preprocessing, visualization
-from visual_dynamics.data import pipeline
+from visual_dynamics.data import fingerprint, pipeline
 from visual_dynamics.inference import Inference, evaluate_reconstruction
 from visual_dynamics.metrics_log import MetricWriter
 from visual_dynamics.model import latent_size, model_from_config
@@ -69,7 +69,7 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, config,
     grads, (metrics, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
     grads = lax.pmean(grads, AXIS)
     metrics = lax.pmean(metrics, AXIS)
-    metrics["grad_norm"] = optax.global_norm(grads)
+    metrics["grad_norm"] = optax.tree.norm(grads)
     # BatchNorm already averaged its statistics over AXIS, so every replica holds the same ones.
     return state.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
 
@@ -182,6 +182,17 @@ def _restore_or_create(config: ml_collections.ConfigDict, workdir: str, manager,
     return restored or state, start_step
 
 
+def _data_fingerprint(builder, workdir: str, start_step: int) -> str:
+    """The fingerprint of the prepared data, printed; a resumed run whose data changed says so."""
+    value = fingerprint.stored(builder)
+    print(f"Data: {builder.info.full_name} in {builder.data_dir}, fingerprint {value}", flush=True)
+    before = checkpointing.load_config(workdir).get("data_fingerprint") if start_step else None
+    if before and before != value:
+        print(f"Note: the data changed since this run's checkpoints were written (fingerprint {before} "
+              f"then); training goes on with the data above.", flush=True)
+    return value
+
+
 def _test_batches(builder, config: ml_collections.ConfigDict) -> list[dict]:
     batches = pipeline.eval_batches(builder.as_data_source(split="test"), config.batch_size,
                                     config.num_eval_batches)
@@ -238,7 +249,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     train_source, test_batches = builder.as_data_source(split="train"), _test_batches(builder, config)
     inference, writer, result = Inference(config), None, TrainResult(start_step, state)
     if main:
-        checkpointing.save_config(config, workdir)
+        data_fingerprint = _data_fingerprint(builder, workdir, start_step)
+        checkpointing.save_config(config, workdir, data_fingerprint=data_fingerprint)
         os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
         print(f"Model: {sum(x.size for x in jax.tree.leaves(state.params)):,} parameters, z of "
               f"{latent_size(inference.model):,}; "

@@ -5,6 +5,7 @@ your own videos (configs videos_64 / videos_128), stabilised and paired as the p
 """
 
 import dataclasses
+import functools
 import os
 import re
 from typing import Optional
@@ -12,7 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders import pairs
+from tfds_builders import pairs, reproducible
 from visual_dynamics.data import exercise, videos
 
 
@@ -72,7 +73,7 @@ def config_from_name(name: str) -> Optional[ExerciseConfig]:
                          float(test.replace("p", ".")) / 100 if test else VIDEO_DEFAULTS["test_fraction"])
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(reproducible.ReproducibleBuilder):
     """Pairs of frames of people exercising, train and test from different videos."""
 
     VERSION = tfds.core.Version("1.1.0")
@@ -120,6 +121,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, path: str, split: str, sources: list):
         """`sources` of one split: pairs of the release archive at `path` (`exercise.read_layout`), or
         names of videos in the folder `path`."""
-        if self.builder_config.source == "release":
-            return exercise.generate_examples(path, split, sources, self.builder_config.image_size)
-        return videos.generate_examples(path, sources, self.builder_config)
+        config = self.builder_config
+        if config.source == "release":
+            return self._read_records(sources, functools.partial(exercise.read_pair, path, config.image_size),
+                                      path, split)
+        return self._read_records(sources, functools.partial(videos.read_video, path, config), path, split)

@@ -1,13 +1,14 @@
 """Penn Action (§5.3): frame pairs cropped square around the person, official train/test split."""
 
 import dataclasses
+import functools
 import os
 from typing import Optional
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders import pairs
+from tfds_builders import pairs, reproducible
 from visual_dynamics.data import penn_action, source_files
 
 ARCHIVE = "Penn_Action.tar.gz"
@@ -26,7 +27,7 @@ class PennActionConfig(pairs.PairsConfig):
     crop_margin: float = 1.2  # crop side / the box's longer side
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(reproducible.ReproducibleBuilder):
     """Person-centred pairs of neighbouring frames from the 2,326 Penn Action videos."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -60,7 +61,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 f"{source_files.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
             root = dl_manager.extract(manual_dir / ARCHIVE) / penn_action.ROOT
         root = os.fspath(root)
-        return {split: self._generate_examples(root, split == "train") for split in ("train", "test")}
+        return {split: self._generate_examples(root, split, videos)
+                for split, videos in penn_action.split_video_ids(root).items()}
 
-    def _generate_examples(self, root: str, train: bool):
-        return penn_action.generate_examples(root, train, self.builder_config)
+    def _generate_examples(self, root: str, split: str, videos: list[str]):
+        """The pairs of the `videos` of one split; videos without any box are skipped and listed."""
+        read_video = functools.partial(penn_action.read_video, root, self.builder_config)
+        return self._read_records(videos, read_video, f"{root}/labels", split, limit=None)

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_builders import reproducible
 from visual_dynamics.data import shapes
 
 
@@ -57,7 +58,7 @@ def generate_examples(config: ShapesConfig, split: str, textured: bool):
         yield index, dict(example, index=index)
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(reproducible.ReproducibleBuilder):
     """Generated frame pairs of circles, squares and triangles with known motion."""
 
     TEXTURED = False

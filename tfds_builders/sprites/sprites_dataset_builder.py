@@ -7,12 +7,13 @@ that its counts are the paper's 102,364 / 3,140 pairs if the animations have the
 """
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders import pairs
+from tfds_builders import pairs, reproducible
 from visual_dynamics.data import sprites, source_files
 
 ARCHIVE = "nips2015-analogy-data.tar.gz"
@@ -27,7 +28,7 @@ class SpritesConfig(pairs.PairsConfig):
     paper: bool = False
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(reproducible.ReproducibleBuilder):
     """Pairs of neighbouring frames of 672 characters x 5 actions x 4 viewpoints; split by character."""
 
     VERSION = tfds.core.Version("1.1.0")
@@ -72,10 +73,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         splits = sprites.read_splits(sprites_dir)
         if self.builder_config.paper:
             splits = sprites.paper_splits(splits)
-        return {split: self._generate_examples(sprites_dir, characters)
+        return {split: self._generate_examples(sprites_dir, split, characters)
                 for split, characters in splits.items()}
 
-    def _generate_examples(self, sprites_dir, characters):
+    def _generate_examples(self, sprites_dir: str, split: str, characters):
         config = self.builder_config
         animations = sprites.NUM_STORED_ANIMATIONS if config.paper else sprites.NUM_ANIMATIONS
-        return sprites.generate_examples(sprites_dir, characters, config.image_size, animations)
+        return self._read_records([int(c) for c in characters],
+                                  functools.partial(sprites.read_character, sprites_dir, config.image_size,
+                                                    animations), sprites_dir, split)

@@ -14,20 +14,25 @@ archive's names (an optional top folder is allowed in each):
 
 For anything else the reader stops with a listing of what the archive holds. A listed pair whose image
 is missing, or an image that does not decode, is skipped, counted and reported at the end of its split;
-more than 1 % of a split skipped means a damaged archive, and the build stops. Frames are cropped to
+more than 1 % of a split skipped means a damaged archive, and the build stops. Operating systems'
+bookkeeping entries (`__MACOSX/`, `._<name>`, `.DS_Store`, `Thumbs.db`, `desktop.ini`: an archive zipped
+on macOS or Windows) are dropped before anything is counted. Frames are cropped to
 their centred square and resized. Each example's `video` names its files: the prefix (a, b) or the
 sequence (c); `frame` is the pair's index in its list (a), folder order (b) or sequence (c).
 """
 
 import dataclasses
+import functools
+import os
 import posixpath
 import re
 import zipfile
-from typing import Iterator, Optional
+from typing import Optional
 
 from visual_dynamics import preprocessing
 from visual_dynamics.data import frames
-from visual_dynamics.data.source_files import MAX_SKIPPED_FRACTION, SourceDataError, report_skipped
+from visual_dynamics.data.source_files import (MAX_SKIPPED_FRACTION, SkippedRecord, SourceDataError,
+                                               is_os_metadata, short_reason)
 
 ARCHIVE = "exercise_dataset.zip"
 SPLITS = {"train": "train", "test": "test", "val": "validation"}  # name in the archive -> TFDS split
@@ -144,7 +149,7 @@ def read_layout(archive: zipfile.ZipFile) -> dict[str, list[Pair]]:
       SourceDataError: no known layout (the message lists what the archive holds), or more than 1 % of
         a split's listed pairs lack an image (a damaged archive).
     """
-    members = {name for name in archive.namelist() if not name.endswith("/")}
+    members = {name for name in archive.namelist() if not name.endswith("/") and not is_os_metadata(name)}
     for layout, reader in (("pair lists", lambda: _pair_lists(archive, members)),
                            ("pair folders", lambda: _pair_folders(members)),
                            ("sequences", lambda: _sequences(members))):
@@ -174,24 +179,28 @@ def _frame(archive: zipfile.ZipFile, member: str, image_size: int):
     return preprocessing.resize_image(frames.centre_square(image), image_size)
 
 
-def generate_examples(path: str, split: str, pairs: list[Pair], image_size: int) -> Iterator:
-    """(key, example) for every readable pair of `pairs` (one split of `read_layout` of the archive at
-    `path`); skipped pairs are reported at the end.
+@functools.lru_cache(maxsize=2)
+def _archive(path: str, mtime_ns: int, size: int) -> zipfile.ZipFile:
+    """The archive opened once per process (reading its directory of ~10^5 names takes a while); the
+    modification time and size make a rewritten file a new entry."""
+    return open_archive(path)
+
+
+def read_pair(path: str, image_size: int, pair: Pair) -> list[tuple[str, dict]]:
+    """The example of one pair of the archive at `path`, as [(key, example)].
 
     Raises:
-      SourceDataError: more than 1 % of the split's pairs were skipped.
+      SkippedRecord: an image of the pair is missing or does not decode.
     """
-    with open_archive(path) as archive:
-        skipped = []
-        for pair in pairs:
-            if pair.image is None or pair.next_image is None:
-                skipped.append(f"{pair.video} (missing image)")
-                continue
-            try:
-                image, next_image = (_frame(archive, m, image_size) for m in (pair.image, pair.next_image))
-            except (ValueError, zipfile.BadZipFile, OSError, EOFError) as e:
-                skipped.append(f"{pair.video} ({e})")
-                continue
-            yield f"{pair.video}/{pair.frame}", {"image": image, "next_image": next_image,
-                                                 "video": pair.video, "frame": pair.frame}
-        report_skipped(path, split, skipped, len(pairs))
+    if pair.image is None or pair.next_image is None:
+        raise SkippedRecord(f"{pair.video} (missing image)")
+    stat = os.stat(path)
+    archive = _archive(path, stat.st_mtime_ns, stat.st_size)
+    try:
+        image, next_image = (_frame(archive, m, image_size) for m in (pair.image, pair.next_image))
+    except ValueError as e:  # frames.decode_image's: the bytes are not an image
+        raise SkippedRecord(f"{pair.video} (an image does not decode)") from e
+    except (zipfile.BadZipFile, OSError, EOFError) as e:  # a damaged member
+        raise SkippedRecord(f"{pair.video} ({short_reason(e)})") from e
+    return [(f"{pair.video}/{pair.frame}", {"image": image, "next_image": next_image,
+                                            "video": pair.video, "frame": pair.frame})]

@@ -15,14 +15,14 @@ is skipped, and listed at the end of its split.
 """
 
 import os
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 import scipy.io
 
 from visual_dynamics import preprocessing
 from visual_dynamics.data import frames
-from visual_dynamics.data.source_files import SourceDataError, report_skipped
+from visual_dynamics.data.source_files import SkippedRecord, SourceDataError, is_os_metadata
 
 ACTIONS = ("baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing",
            "jump_rope", "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar",
@@ -122,7 +122,8 @@ def video_ids(root: str) -> list[str]:
     if not os.path.isdir(labels) or not os.path.isdir(os.path.join(root, "frames")):
         raise SourceDataError(f"{root} must hold the folders 'frames' and 'labels' of Penn_Action.tar.gz "
                               f"(found: {sorted(os.listdir(root)) if os.path.isdir(root) else 'nothing'}).")
-    return sorted(name[:-4] for name in os.listdir(labels) if name.endswith(".mat"))
+    return sorted(name[:-4] for name in os.listdir(labels)
+                  if name.endswith(".mat") and not is_os_metadata(name))
 
 
 def read_frame(path: str) -> np.ndarray:
@@ -133,27 +134,35 @@ def read_frame(path: str) -> np.ndarray:
         return frames.decode_image(f.read(), path)
 
 
-def generate_examples(root: str, train: bool, config) -> Iterator:
-    """(key, example) for the pairs of every video of one split (`train` flag of its labels); videos
-    without any box are skipped and listed at the end."""
-    skipped, total = [], 0
+def split_video_ids(root: str) -> dict[str, list[str]]:
+    """{'train': [...], 'test': [...]}: the videos of each split, by the `train` flag of their labels."""
+    splits = {"train": [], "test": []}
     for video in video_ids(root):
         labels = read_labels(os.path.join(root, "labels", f"{video}.mat"))
-        if labels["train"] != train:
-            continue
-        total += 1
-        if labels["action"] not in ACTIONS:
-            raise SourceDataError(f"{root}/labels/{video}.mat: unknown action {labels['action']!r}.")
-        person = frame_boxes(labels["bbox"], labels["joints"])
-        if person is None:
-            skipped.append(f"{video} (neither bbox rows nor visible joints)")
-            continue
-        boxes = smooth_boxes(person, labels["nframes"], config.box_smoothing_radius)
-        for t in pair_starts(labels["nframes"], config.frame_gap, config.pairs_per_video):
-            pair = [read_frame(os.path.join(root, "frames", video, f"{i + 1:06d}.jpg"))
-                    for i in (t, t + config.frame_gap)]
-            crops = [preprocessing.resize_image(crop_around(f, boxes[t], config.crop_margin),
-                                                config.image_size) for f in pair]
-            yield f"{video}_{t}", {"image": crops[0], "next_image": crops[1], "video": int(video),
-                                   "frame": int(t), "action": labels["action"]}
-    report_skipped(f"{root}/labels", "train" if train else "test", skipped, total, limit=None)
+        splits["train" if labels["train"] else "test"].append(video)
+    return splits
+
+
+def read_video(root: str, config, video: str) -> list[tuple[str, dict]]:
+    """(key, example) of the pairs of one video, cropped around the person.
+
+    Raises:
+      SkippedRecord: the video has neither bbox rows nor visible joints.
+      SourceDataError: its action is unknown, or a frame its labels count is missing.
+    """
+    labels = read_labels(os.path.join(root, "labels", f"{video}.mat"))
+    if labels["action"] not in ACTIONS:
+        raise SourceDataError(f"{root}/labels/{video}.mat: unknown action {labels['action']!r}.")
+    person = frame_boxes(labels["bbox"], labels["joints"])
+    if person is None:
+        raise SkippedRecord(f"{video} (neither bbox rows nor visible joints)")
+    boxes = smooth_boxes(person, labels["nframes"], config.box_smoothing_radius)
+    examples = []
+    for t in pair_starts(labels["nframes"], config.frame_gap, config.pairs_per_video):
+        pair = [read_frame(os.path.join(root, "frames", video, f"{i + 1:06d}.jpg"))
+                for i in (t, t + config.frame_gap)]
+        crops = [preprocessing.resize_image(crop_around(f, boxes[t], config.crop_margin), config.image_size)
+                 for f in pair]
+        examples.append((f"{video}_{t}", {"image": crops[0], "next_image": crops[1], "video": int(video),
+                                          "frame": int(t), "action": labels["action"]}))
+    return examples

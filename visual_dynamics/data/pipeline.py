@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.extractor import ExtractError
 
+from visual_dynamics.data import fingerprint
 from visual_dynamics.data.source_files import SourceDataError
 
 # Datasets that are generated from a seed: preparing them needs no download, so train.py
@@ -61,10 +62,26 @@ def load_builder(dataset: str, builder_config=None,
     return module.Builder(config=builder_config, data_dir=data_dir, file_format="array_record")
 
 
-def prepare(builder: tfds.core.DatasetBuilder, manual_dir: Optional[str] = None) -> None:
-    """Generates, or extracts from `manual_dir`, and writes the dataset (atomically, by TFDS)."""
-    config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+def beam_options(pipeline_options: str):
+    """`a=b,c=d` (the syntax of `tfds build --beam_pipeline_options`) -> Beam's PipelineOptions."""
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError as e:
+        raise DatasetNotPreparedError(
+            "preparing on Beam needs Apache Beam: pip install -e '.[tfds-cli]' -c constraints.txt") from e
+    return PipelineOptions(flags=[f"--{option}" for option in pipeline_options.split(",") if option])
+
+
+def prepare(builder: tfds.core.DatasetBuilder, manual_dir: Optional[str] = None,
+            beam_pipeline_options: Optional[str] = None) -> str:
+    """Generates, or extracts from `manual_dir`, and writes the dataset (atomically, by TFDS), on Beam
+    when `beam_pipeline_options` are given (e.g. 'direct_num_workers=2,direct_running_mode=
+    multi_processing'); then stores its content fingerprint beside it and returns it."""
+    config = tfds.download.DownloadConfig(
+        manual_dir=manual_dir,
+        beam_options=beam_options(beam_pipeline_options) if beam_pipeline_options else None)
     builder.download_and_prepare(download_config=config)
+    return fingerprint.store(builder)
 
 
 def prepared_builder(dataset: str, builder_config: Optional[str], data_dir: Optional[str]):

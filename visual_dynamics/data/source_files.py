@@ -2,13 +2,15 @@
 the user's videos). Plain Python: the readers need no TFDS."""
 
 import os
-from typing import Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from absl import logging
 
 # A real release may hold a few bad records (a missing or undecodable image, a video without boxes):
 # they are skipped and reported. More than this fraction of a split means a damaged download.
 MAX_SKIPPED_FRACTION = 0.01
+# File names (lower case) that operating systems leave in folders and archives: see is_os_metadata.
+OS_METADATA_FILES = (".ds_store", "thumbs.db", "desktop.ini")
 
 
 class SourceDataError(ValueError):
@@ -30,18 +32,66 @@ def listing(folder: os.PathLike, limit: int = 20) -> str:
     return f"{folder} holds: {shown or 'nothing'}"
 
 
+def is_os_metadata(name: str) -> bool:
+    """Whether a file or archive member is an operating system's bookkeeping, never data: macOS's
+    `__MACOSX/` folder, AppleDouble `._<name>` files and `.DS_Store`, Windows's `Thumbs.db` and
+    `desktop.ini`. Every reader drops these before it counts or pairs anything."""
+    parts = [part for part in name.replace("\\", "/").split("/") if part]
+    if not parts:
+        return False
+    return ("__MACOSX" in parts or parts[-1].startswith("._")
+            or parts[-1].lower() in OS_METADATA_FILES)
+
+
+
+class SkippedRecord(Exception):
+    """One record of a release cannot be read (a missing or undecodable image, a video without boxes);
+    the message is the reason. The record is skipped and reported, the build goes on."""
+
+
+def short_reason(error: BaseException, limit: int = 80) -> str:
+    """The first line of an error's message, cut to `limit` characters (for one-line reports)."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    reason = lines[0]
+    return reason if len(reason) <= limit else reason[:limit - 3] + "..."
+
+
+def read_records(units: Sequence, read_unit: Callable[[Any], Iterable[tuple[str, dict]]], source: str,
+                 split: str, limit: Optional[float] = MAX_SKIPPED_FRACTION) -> Iterator[tuple[str, dict]]:
+    """(key, example) of every unit of a split, in order; a unit whose reading raises SkippedRecord is
+    skipped, and the skipped ones are reported at the end (`report_skipped`).
+
+    Args:
+      units: the split's records (pairs, videos, characters): picklable, so that Beam can ship them.
+      read_unit: unit -> its (key, example) pairs; raises SkippedRecord for a record that cannot be read.
+      source: the file or folder the report names.
+    """
+    skipped = []
+    for unit in units:
+        try:
+            examples = list(read_unit(unit))
+        except SkippedRecord as e:
+            skipped.append(str(e))
+            continue
+        yield from examples
+    report_skipped(source, split, skipped, len(units), limit)
+
+
 def report_skipped(source: str, split: str, skipped: list[str], total: int,
-                   limit: Optional[float] = MAX_SKIPPED_FRACTION) -> None:
-    """Says how many of a split's `total` records were skipped, and why (the first 20); stops the build
-    when more than the fraction `limit` (None: no limit) were.
+                   limit: Optional[float] = MAX_SKIPPED_FRACTION, shown: int = 3) -> None:
+    """Says in one short line how many of a split's `total` records were skipped, naming the first
+    `shown` with one reason each; stops the build when more than the fraction `limit` (None: no limit)
+    were.
 
     Raises:
       SourceDataError: more than `limit` of the records were skipped.
     """
     if not skipped:
         return
+    skipped = sorted(skipped)  # the same line whatever order the records were read in (Beam)
     message = (f"{source}: skipped {len(skipped)} of {total} {split} records: "
-               + "; ".join(skipped[:20]) + (" ..." if len(skipped) > 20 else ""))
+               + "; ".join(skipped[:shown]) + (f"; ... ({len(skipped) - shown} more)"
+                                               if len(skipped) > shown else ""))
     if limit is not None and len(skipped) > limit * total:
         raise SourceDataError(f"{message}. More than {limit:.0%}: the source is damaged; "
                               f"download it again.")

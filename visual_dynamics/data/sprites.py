@@ -13,7 +13,6 @@ our default configs, and kept by the `paper` config, whose counts need it (see `
 """
 
 import os
-from typing import Iterator
 
 import h5py
 import numpy as np
@@ -108,20 +107,21 @@ def _frames_of(matrix: np.ndarray, path: str) -> np.ndarray:
     return np.round(np.clip(frames01, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def generate_examples(sprites_dir: str, characters: np.ndarray, image_size: int,
-                      num_animations: int = NUM_ANIMATIONS) -> Iterator:
+def read_character(sprites_dir: str, image_size: int, num_animations: int,
+                   character: int) -> list[tuple[str, dict]]:
     """(key, example) for every pair of consecutive frames of the first `num_animations` animations of
-    `characters`; the 21st ('hurt', one viewpoint) has viewpoint -1."""
-    for character in characters:
-        animations = read_animations(character_file(sprites_dir, int(character)), num_animations)
-        for animation, clip in enumerate(animations):
-            clip = np.stack([preprocessing.resize_image(f, image_size) for f in clip])
-            for t in range(len(clip) - 1):
-                yield f"{character}_{animation}_{t}", {
-                    "image": clip[t],
-                    "next_image": clip[t + 1],
-                    "character": int(character),
-                    "action": min(animation // NUM_VIEWPOINTS, HURT),
-                    "viewpoint": animation % NUM_VIEWPOINTS if animation < NUM_ANIMATIONS else -1,
-                    "frame": t,
-                }
+    one character; the 21st ('hurt', one viewpoint) has viewpoint -1."""
+    character = int(character)
+    examples = []
+    for animation, clip in enumerate(read_animations(character_file(sprites_dir, character), num_animations)):
+        clip = np.stack([preprocessing.resize_image(f, image_size) for f in clip])
+        for t in range(len(clip) - 1):
+            examples.append((f"{character}_{animation}_{t}", {
+                "image": clip[t],
+                "next_image": clip[t + 1],
+                "character": character,
+                "action": min(animation // NUM_VIEWPOINTS, HURT),
+                "viewpoint": animation % NUM_VIEWPOINTS if animation < NUM_ANIMATIONS else -1,
+                "frame": t,
+            }))
+    return examples

@@ -15,7 +15,7 @@ import numpy as np
 
 from visual_dynamics import preprocessing
 from visual_dynamics.data import frames, stabilization
-from visual_dynamics.data.source_files import SourceDataError, listing
+from visual_dynamics.data.source_files import SourceDataError, is_os_metadata, listing
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
@@ -24,7 +24,8 @@ def list_videos(folder: str) -> list[str]:
     """The video files directly in `folder` (by extension), sorted by name."""
     if not os.path.isdir(folder):
         raise SourceDataError(f"{folder} is not a folder; pass the folder of your videos as --manual_dir.")
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(VIDEO_EXTENSIONS))
+    names = sorted(n for n in os.listdir(folder)
+                   if n.lower().endswith(VIDEO_EXTENSIONS) and not is_os_metadata(n))
     if not names:
         raise SourceDataError(f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in {folder}; "
                               f"{listing(folder)}.")
@@ -80,14 +81,12 @@ def video_pairs(path: str, frame_gap: int, pair_every: int, stabilize: bool) -> 
             yield t, image, stabilization.align(image, next_image) if stabilize else next_image
 
 
-def generate_examples(folder: str, names: list[str], config) -> Iterator:
-    """(key, example) for the pairs of the videos `names` in `folder`."""
-    for name in names:
-        for t, image, next_image in video_pairs(os.path.join(folder, name), config.frame_gap,
-                                                config.pair_every, config.stabilize):
-            yield f"{name}/{t}", {
-                "image": preprocessing.resize_image(frames.centre_square(image), config.image_size),
-                "next_image": preprocessing.resize_image(frames.centre_square(next_image), config.image_size),
-                "video": name,
-                "frame": t,
-            }
+def read_video(folder: str, config, name: str) -> list[tuple[str, dict]]:
+    """(key, example) for the pairs of the video `name` in `folder`, stabilised and resized."""
+    return [(f"{name}/{t}", {
+        "image": preprocessing.resize_image(frames.centre_square(image), config.image_size),
+        "next_image": preprocessing.resize_image(frames.centre_square(next_image), config.image_size),
+        "video": name,
+        "frame": t,
+    }) for t, image, next_image in video_pairs(os.path.join(folder, name), config.frame_gap,
+                                                config.pair_every, config.stabilize)]
