@@ -208,6 +208,22 @@ def write_exercise_zip(path: str, layout: str = "sequences", top: str = "exercis
     return truth
 
 
+def write_damaged_exercise_zip(path: str, pairs: dict, is_broken) -> None:
+    """A pair-list exercise_dataset.zip of `pairs` whose members `is_broken(name)` are cut to 60 bytes
+    (images that no longer decode)."""
+    good_path = path + ".good.zip"
+    write_exercise_zip(good_path, "pair_lists", pairs=pairs)
+    with zipfile.ZipFile(good_path) as good, zipfile.ZipFile(path, "w") as damaged:
+        for name in good.namelist():
+            damaged.writestr(name, good.read(name)[:60] if is_broken(name) else good.read(name))
+    os.remove(good_path)
+
+
+def many_exercise_pairs(count: int) -> dict:
+    """{split: prefixes} of `count` pairs in each of train and test."""
+    return {split: [f"{split}/c{i:04d}" for i in range(count)] for split in ("train", "test")}
+
+
 def shaky_video_frames(seed: int, count: int, size=(120, 160), shake: float = 6.0):
     """A textured static scene seen by a shaking camera, with a textured block moving 2 px a frame.
 

@@ -276,8 +276,7 @@ def test_exercise_lists_with_paths_of_the_authors_machine(tmp_path):
         np.testing.assert_array_equal(e["image"], _as_stored(image))
 
 
-def _many_pairs(count: int) -> dict:
-    return {split: [f"{split}/c{i:04d}" for i in range(count)] for split in ("train", "test")}
+_many_pairs = dummy_releases.many_exercise_pairs
 
 
 def test_exercise_a_listed_pair_without_images_is_skipped_and_reported(tmp_path, capsys):
@@ -292,13 +291,8 @@ def test_exercise_a_listed_pair_without_images_is_skipped_and_reported(tmp_path,
 
 
 def test_exercise_an_undecodable_image_is_skipped_and_reported(tmp_path, capsys):
-    archive = str(tmp_path / "exercise_dataset.zip")
-    dummy_releases.write_exercise_zip(str(tmp_path / "good.zip"), "pair_lists", pairs=_many_pairs(110))
-    with zipfile.ZipFile(str(tmp_path / "good.zip")) as good, zipfile.ZipFile(archive, "w") as z:
-        for name in good.namelist():
-            broken = name == "exercise_dataset/train/c0042_im2.png"
-            z.writestr(name, good.read(name)[:60] if broken else good.read(name))
-    os.remove(tmp_path / "good.zip")
+    dummy_releases.write_damaged_exercise_zip(str(tmp_path / "exercise_dataset.zip"), _many_pairs(110),
+                                              lambda name: name == "exercise_dataset/train/c0042_im2.png")
     data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
     assert len(data["train"]) == 109 and len(data["test"]) == 110
     assert "skipped 1 of 110 train records: exercise_dataset/train/c0042" in capsys.readouterr().out
@@ -306,12 +300,8 @@ def test_exercise_an_undecodable_image_is_skipped_and_reported(tmp_path, capsys)
 
 def test_a_damaged_archive_is_reported_in_one_short_line(tmp_path):
     """Many undecodable images: the error names the count, the first three and one reason each."""
-    archive = str(tmp_path / "exercise_dataset.zip")
-    dummy_releases.write_exercise_zip(str(tmp_path / "good.zip"), "pair_lists", pairs=_many_pairs(50))
-    with zipfile.ZipFile(str(tmp_path / "good.zip")) as good, zipfile.ZipFile(archive, "w") as z:
-        for name in good.namelist():
-            z.writestr(name, good.read(name)[:60] if "/train/" in name else good.read(name))
-    os.remove(tmp_path / "good.zip")
+    dummy_releases.write_damaged_exercise_zip(str(tmp_path / "exercise_dataset.zip"), _many_pairs(50),
+                                              lambda name: "/train/" in name)
     with pytest.raises(source_files.SourceDataError) as error:
         build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
     message = str(error.value)

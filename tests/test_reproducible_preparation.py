@@ -18,7 +18,7 @@ import pytest
 
 import dummy_releases
 from conftest import ROOT
-from visual_dynamics.data import fingerprint, pipeline
+from visual_dynamics.data import fingerprint, pipeline, source_files
 
 BEAM_OPTIONS = "direct_num_workers=2,direct_running_mode=multi_processing"
 BUILDERS = "tfds_builders"
@@ -152,3 +152,14 @@ def test_a_release_extracted_on_macos_gives_the_clean_examples(tmp_path, dataset
     fingerprints = [pipeline.prepare(pipeline.load_builder(dataset, config, folder + "_out"), folder)
                     for folder in (clean, dirty)]
     assert fingerprints[0] == fingerprints[1]
+
+
+def test_a_damaged_archive_stops_a_beam_preparation_with_the_same_one_line(tmp_path):
+    pairs = dummy_releases.many_exercise_pairs(50)
+    dummy_releases.write_damaged_exercise_zip(str(tmp_path / "exercise_dataset.zip"), pairs,
+                                              lambda name: "/train/" in name)
+    builder = pipeline.load_builder("exercise", "size_64", str(tmp_path / "out"))
+    expected = r"^\S+: skipped 50 of 50 train records: .*\(47 more\)"
+    with pytest.raises(source_files.SourceDataError, match=expected):
+        pipeline.prepare(builder, str(tmp_path), BEAM_OPTIONS)
+    assert not builder.is_prepared()

@@ -80,8 +80,23 @@ def prepare(builder: tfds.core.DatasetBuilder, manual_dir: Optional[str] = None,
     config = tfds.download.DownloadConfig(
         manual_dir=manual_dir,
         beam_options=beam_options(beam_pipeline_options) if beam_pipeline_options else None)
-    builder.download_and_prepare(download_config=config)
+    try:
+        builder.download_and_prepare(download_config=config)
+    except RuntimeError as e:  # a Beam pipeline that failed: its workers' error, as text
+        reason = _source_error_of_beam_failure(str(e))
+        if reason is None:
+            raise
+        raise SourceDataError(reason) from None
     return fingerprint.store(builder)
+
+
+def _source_error_of_beam_failure(message: str) -> Optional[str]:
+    """The SourceDataError message inside a failed Beam pipeline's error text, or None."""
+    marker = f"{SourceDataError.__module__}.{SourceDataError.__name__}: "
+    lines = [line for line in message.splitlines() if line.startswith(marker)]
+    if not lines:
+        return None
+    return lines[-1][len(marker):].split(" [while running")[0]
 
 
 def prepared_builder(dataset: str, builder_config: Optional[str], data_dir: Optional[str]):
