@@ -116,6 +116,7 @@ def test_network_gradients_compiled_with_our_options_match_float64():
         exact = gradients(model_from_config(exact_config), as64(variables), x.astype(np.float64),
                           noise.astype(np.float64), jax.jit)
         assert jax.tree.leaves(exact)[0].dtype == np.float64
+        exact = jax.tree.map(np.asarray, exact)  # numpy float64: outside the block jax has no float64
     for (keypath, b), a in zip(jax.tree_util.tree_flatten_with_path(exact)[0], jax.tree.leaves(ours)):
         error = float(np.abs(np.asarray(a, np.float64) - b).max() / np.abs(b).max())
         assert error < 1e-3, (jax.tree_util.keystr(keypath), error)
