@@ -8,6 +8,7 @@ one process, and an archive zipped on macOS or Windows the same examples as a cl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -163,3 +164,19 @@ def test_a_damaged_archive_stops_a_beam_preparation_with_the_same_one_line(tmp_p
     with pytest.raises(source_files.SourceDataError, match=expected):
         pipeline.prepare(builder, str(tmp_path), BEAM_OPTIONS)
     assert not builder.is_prepared()
+
+
+def test_the_published_fingerprint_of_shapes_tiny_is_what_this_code_prepares(data_dir):
+    """docs/datasets.md publishes each generated config's fingerprint; the tiny one is checked here."""
+    with open(os.path.join(ROOT, "docs", "datasets.md")) as f:
+        published = re.search(r"\| `shapes` \| `tiny` \| [^|]+ \| `(\w{64})` \|", f.read()).group(1)
+    assert fingerprint.stored(pipeline.load_builder("shapes", "tiny", data_dir)) == published
+
+
+def test_the_preparation_benchmark_runs():
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", "prepare.py"), "--exercise_pairs=20",
+               "--videos=2", "--frames=6"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.strip().startswith(("Exercise", "own videos"))]
+    assert len(rows) >= 2 + 8, done.stdout  # both releases timed, and every step of both readers
