@@ -45,7 +45,7 @@ PAPER_TABLE1 = {"active_dims": 299, "pca_components_95": 5}
 
 
 class Progress:
-    """Prints `what: i/n` about every 10 % and at the end."""
+    """Prints `what: i/n (elapsed, ETA)` about every 10 % and at the end."""
 
     def __init__(self, what: str):
         self.what, self.start, self.shown = what, time.time(), -1
@@ -54,7 +54,9 @@ class Progress:
         tenth = 10 * done // total
         if tenth != self.shown or done == total:
             self.shown = tenth
-            print(f"  {self.what}: {done}/{total} ({time.time() - self.start:.0f} s)", flush=True)
+            elapsed = time.time() - self.start
+            eta = f", ETA {elapsed * (total - done) / done:.0f} s" if 0 < done < total else ""
+            print(f"  {self.what}: {done}/{total} ({elapsed:.0f} s{eta})", flush=True)
 
 
 def generated_pairs(spec, seed: int, count: int, progress: Progress) -> dict:
