@@ -19,8 +19,8 @@ def test_reproduce_shapes_tiny_writes_every_result_and_resumes(data_dir, tmp_pat
     assert done.stdout.count("=== phase") == 3
     with open(tmp_path / "results.json") as f:
         results = json.load(f)
-    assert set(results["fig5"]) == {"model", "ae", "ae_prior", "flow", "floor"}
-    for row in results["fig5"].values():
+    assert set(results["fig5"]) == set(results["fig5_flow"]) == {"model", "ae", "ae_prior", "flow", "floor"}
+    for row in [*results["fig5"].values(), *results["fig5_flow"].values()]:
         assert set(row) == {"circles", "squares", "triangles", "joint"}
         assert all(value >= 0 for value in row.values())
     assert {t["step"] for t in results["training"].values()} == {10}
