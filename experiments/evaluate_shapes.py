@@ -1,6 +1,7 @@
 """Fig. 5 and Table 1 on Shapes: motion-distribution KL of a run and its baselines, latent statistics.
 
   python experiments/evaluate_shapes.py --workdir=workdirs/shapes_small --ae_workdir=workdirs/shapes_small_ae
+  python experiments/evaluate_shapes.py --pretrained=shapes_small      # the shipped model
 
 Writes WORKDIR/shapes_eval/: results.json (the KL table of ours, AE and Flow beside the paper's numbers
 under each motion measure, the measures' own validation, Table 1's latent statistics),
@@ -31,7 +32,12 @@ from absl import app, flags
 from visual_dynamics.data import shapes
 from visual_dynamics.evaluation import flow_baseline, latent_stats, motion_metric, shapes_motion
 
-flags.DEFINE_string("workdir", None, "A finished Shapes run.", required=True)
+flags.DEFINE_string("workdir", None, "A finished Shapes run (or --pretrained).")
+flags.DEFINE_string("pretrained", None, "A shipped model (visual_dynamics/pretrained/NAME) instead of "
+                    "--workdir, e.g. shapes_small.")
+flags.DEFINE_string("output_dir", None,
+                    "Default: WORKDIR/shapes_eval, or workdirs/pretrained_NAME/shapes_eval.")
+flags.DEFINE_string("data_dir", None, "Where the Shapes dataset is (default: the run's own).")
 flags.DEFINE_string("ae_workdir", None, "The same config trained with --config.model.variational=False.")
 flags.DEFINE_integer("num_test_images", 500, "Test images to sample from (the paper: 50,000 samples).")
 flags.DEFINE_integer("samples_per_image", 100, "Sampled next frames per test image.")
@@ -110,16 +116,21 @@ def main(argv):
 
     logging.set_verbosity(logging.WARNING)
     try:
-        predictor, ae, builder = load_run_and_dataset(FLAGS.workdir, FLAGS.ae_workdir, dataset="shapes")
+        if bool(FLAGS.workdir) == bool(FLAGS.pretrained):
+            raise ValueError("give one of --workdir (a finished run) and --pretrained (a shipped model)")
+        predictor, ae, builder = load_run_and_dataset(FLAGS.workdir, FLAGS.ae_workdir, "shapes",
+                                                      FLAGS.pretrained, FLAGS.data_dir)
     except LOAD_ERRORS as e:
         sys.exit(f"error: {e}")
-    out = os.path.join(FLAGS.workdir, "shapes_eval")
+    out = FLAGS.output_dir or os.path.join(FLAGS.workdir or f"workdirs/pretrained_{FLAGS.pretrained}",
+                                           "shapes_eval")
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(FLAGS.seed)
     spec = shapes.ShapesSpec(image_size=builder.builder_config.image_size)
     test = pipeline.first_examples(builder.as_data_source(split="test"), FLAGS.num_test_images,
                                    keys=("image",) + shapes_motion.SCENE_KEYS)
-    results = {"workdir": FLAGS.workdir, "paper": {"fig5": PAPER_FIG5, "table1": PAPER_TABLE1},
+    results = {"workdir": FLAGS.workdir, "pretrained": FLAGS.pretrained,
+               "paper": {"fig5": PAPER_FIG5, "table1": PAPER_TABLE1},
                "settings": {k: getattr(FLAGS, k) for k in ("num_test_images", "samples_per_image",
                                                            "num_truth", "num_check", "num_flow_train",
                                                            "num_latent_pairs", "seed")},
