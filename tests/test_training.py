@@ -130,3 +130,22 @@ def test_train_step_compiles_once(data_dir):
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
     assert compiles == []
+
+
+def test_a_run_records_the_fingerprint_of_its_data_and_says_when_it_changed(tiny_run, data_dir, tmp_path,
+                                                                           capsys):
+    from visual_dynamics.data import fingerprint, pipeline
+
+    builder = pipeline.load_builder("shapes", "tiny", data_dir)
+    stored = fingerprint.stored(builder)
+    assert checkpointing.load_config(tiny_run[0]).data_fingerprint == stored
+    config = tiny_config(data_dir)
+    checkpointing.save_config(config, str(tmp_path), data_fingerprint="0" * 64)  # a run on other data
+    assert train._data_fingerprint(builder, str(tmp_path), start_step=0) == stored  # a new run: no note
+    assert "changed" not in capsys.readouterr().out
+    assert train._data_fingerprint(builder, str(tmp_path), start_step=100) == stored
+    out = capsys.readouterr().out
+    assert f"fingerprint {stored}" in out
+    assert [line for line in out.splitlines() if "the data changed" in line] == [
+        f"Note: the data changed since this run's checkpoints were written (fingerprint {'0' * 64} then); "
+        f"training goes on with the data above."]
