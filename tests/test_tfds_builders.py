@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import tensorflow_datasets as tfds
 
 from tfds_builders.exercise import exercise_dataset_builder
@@ -84,13 +85,18 @@ class ExerciseVideosTest(_LocalFilesTestCase):
 del _LocalFilesTestCase  # not a test of its own
 
 
-def test_tfds_build_command(tmp_path):
-    """`tfds build tfds_builders/penn_action --manual_dir=...`, the documented command, works."""
+@pytest.mark.parametrize("beam", [False, True])
+def test_tfds_build_command(tmp_path, beam):
+    """`tfds build tfds_builders/penn_action --manual_dir=...`, the documented command, works, and so does
+    the same on Beam (`--beam_pipeline_options`, DirectRunner with 2 worker processes)."""
     folder = penn_action_dataset_builder.Builder.code_path.parent
     command = [os.path.join(os.path.dirname(sys.executable), "tfds"), "build", str(folder),
                f"--manual_dir={folder / 'dummy_data'}", f"--data_dir={tmp_path}", "--config=size_64"]
+    if beam:
+        command.append("--beam_pipeline_options=direct_num_workers=2,direct_running_mode=multi_processing")
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert ("apache_beam.runners" in result.stderr) == beam  # the flag did reach a Beam pipeline
     builder = tfds.builder("penn_action/size_64", data_dir=str(tmp_path))
     assert {name: split.num_examples for name, split in builder.info.splits.items()} == {
         "train": 14, "test": 13}

@@ -5,6 +5,7 @@ own labels. Images are zlib-compressed tensors, like Shapes, so reading needs no
 """
 
 import dataclasses
+import types
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -29,3 +30,10 @@ def pair_features(image_size: int, **labels: tfds.features.FeatureConnector) -> 
     """{'image', 'next_image'}: uint8 [S, S, 3], plus the dataset's label features."""
     image = tfds.features.Tensor(shape=(image_size, image_size, 3), dtype=np.uint8, encoding="zlib")
     return tfds.features.FeaturesDict({"image": image, "next_image": image, **labels})
+
+
+def plain_fields(config: tfds.core.BuilderConfig, *names: str) -> types.SimpleNamespace:
+    """Some fields of a builder config as a plain object, for a reader that Beam ships to its workers:
+    they unpickle it without importing the builder's module, which `tfds build FOLDER` loads under a
+    name that only the submitting process knows."""
+    return types.SimpleNamespace(**{name: getattr(config, name) for name in names})

@@ -125,4 +125,5 @@ class Builder(reproducible.ReproducibleBuilder):
         if config.source == "release":
             return self._read_records(sources, functools.partial(exercise.read_pair, path, config.image_size),
                                       path, split)
-        return self._read_records(sources, functools.partial(videos.read_video, path, config), path, split)
+        settings = pairs.plain_fields(config, "image_size", "frame_gap", "pair_every", "stabilize")
+        return self._read_records(sources, functools.partial(videos.read_video, path, settings), path, split)

@@ -66,5 +66,7 @@ class Builder(reproducible.ReproducibleBuilder):
 
     def _generate_examples(self, root: str, split: str, videos: list[str]):
         """The pairs of the `videos` of one split; videos without any box are skipped and listed."""
-        read_video = functools.partial(penn_action.read_video, root, self.builder_config)
+        settings = pairs.plain_fields(self.builder_config, "image_size", "frame_gap", "pairs_per_video",
+                                      "box_smoothing_radius", "crop_margin")
+        read_video = functools.partial(penn_action.read_video, root, settings)
         return self._read_records(videos, read_video, f"{root}/labels", split, limit=None)
