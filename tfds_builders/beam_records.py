@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import apache_beam as beam
 
-from visual_dynamics.data.source_files import SkippedRecord, report_skipped
+from visual_dynamics.data.source_files import read_or_skip, report_skipped
 
 
 class _ReadUnit(beam.DoFn):
@@ -16,11 +16,9 @@ class _ReadUnit(beam.DoFn):
         self._read_unit = read_unit
 
     def process(self, unit):
-        try:
-            examples = list(self._read_unit(unit))
-        except SkippedRecord as e:
-            yield beam.pvalue.TaggedOutput("skipped", str(e))
-            return
+        examples, reason = read_or_skip(self._read_unit, unit)
+        if reason is not None:
+            yield beam.pvalue.TaggedOutput("skipped", reason)
         yield from examples
 
 

@@ -43,7 +43,6 @@ def is_os_metadata(name: str) -> bool:
             or parts[-1].lower() in OS_METADATA_FILES)
 
 
-
 class SkippedRecord(Exception):
     """One record of a release cannot be read (a missing or undecodable image, a video without boxes);
     the message is the reason. The record is skipped and reported, the build goes on."""
@@ -68,13 +67,20 @@ def read_records(units: Sequence, read_unit: Callable[[Any], Iterable[tuple[str,
     """
     skipped = []
     for unit in units:
-        try:
-            examples = list(read_unit(unit))
-        except SkippedRecord as e:
-            skipped.append(str(e))
-            continue
+        examples, reason = read_or_skip(read_unit, unit)
+        if reason is not None:
+            skipped.append(reason)
         yield from examples
     report_skipped(source, split, skipped, len(units), limit)
+
+
+def read_or_skip(read_unit: Callable[[Any], Iterable[tuple[str, dict]]],
+                 unit) -> tuple[list[tuple[str, dict]], Optional[str]]:
+    """(the unit's (key, example) pairs, None), or ([], the reason) when it raises SkippedRecord."""
+    try:
+        return list(read_unit(unit)), None
+    except SkippedRecord as e:
+        return [], str(e)
 
 
 def report_skipped(source: str, split: str, skipped: list[str], total: int,

@@ -22,10 +22,6 @@ SCENE_KEYS = ("visible_mask", "object_type", "centre", "half_size", "depth")  # 
 CHUNK = 256
 
 
-def _scene_fit(image, next_image, visible_mask, object_type, centre, half_size, depth) -> np.ndarray:
-    return scene_fit.object_motions(image, next_image, visible_mask, object_type, centre, half_size, depth)
-
-
 def measured_motions(images: np.ndarray, next_images: np.ndarray, scenes: dict, measure: str = "scene_fit",
                      progress: Progress = None, statistic=np.median) -> np.ndarray:
     """Object motions of pairs: uint8 [N, S, S, 3] x 2 and their scenes -> [N, 3, 2].
@@ -41,7 +37,7 @@ def measured_motions(images: np.ndarray, next_images: np.ndarray, scenes: dict, 
         columns = (images, next_images, scenes["visible_mask"])
         executor = concurrent.futures.ThreadPoolExecutor(os.cpu_count())
     elif measure == "scene_fit":
-        measure_one = _scene_fit
+        measure_one = scene_fit.object_motions
         columns = (images, next_images, *(scenes[k] for k in SCENE_KEYS))
         # Spawned, not forked: the parent may run JAX's threads, which a fork would copy mid-lock.
         executor = concurrent.futures.ProcessPoolExecutor(os.cpu_count(),
