@@ -17,12 +17,16 @@ fig5.<method>.<column>, method one of model, ae, ae_prior, flow, floor, and colu
 squares, triangles, joint (circle dy against triangle dy), under the scene-fit motion measure, and the
 same under the flow measure of earlier results as fig5_flow. `--variant=tiny` runs the same path on
 the tiny config with small evaluation counts.
+
+SIGTERM or Ctrl-C is passed on to the phase's processes (a training run saves the checkpoint of the step
+it is on); the command then exits with status 75, and a rerun resumes.
 """
 
 import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +34,8 @@ import time
 from typing import Optional
 
 from absl import app, flags
+
+from visual_dynamics import preemption
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -78,19 +84,33 @@ def _stream(process: subprocess.Popen, prefix: str) -> threading.Thread:
     return thread
 
 
-def run_all(commands: dict[str, list[str]], env: Optional[dict] = None) -> None:
-    """Runs the commands at the same time, each line of output prefixed with its name; stops at the
-    first failure with the name of the command that failed."""
+def run_all(commands: dict[str, list[str]], forwarded: preemption.Forwarded,
+            env: Optional[dict] = None) -> None:
+    """Runs the commands at the same time, each line of output prefixed with its name, passing them the
+    signals `forwarded` receives; stops at the first failure with the name of the command that failed,
+    and on a signal once they have stopped."""
+    stop_if_signalled(forwarded, "between phases")
     processes = {name: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, env=env)
+                                        text=True, env=env, start_new_session=True)
                  for name, command in commands.items()}
+    forwarded.processes[:] = processes.values()
     threads = [_stream(p, f"[{name}] " if len(commands) > 1 else "") for name, p in processes.items()]
     failed = [name for name, p in processes.items() if p.wait() != 0]
     for thread in threads:
         thread.join()
+    stop_if_signalled(forwarded, f"{', '.join(commands)} stopped with it, a training run after saving "
+                                 f"its checkpoint")
     if failed:
         sys.exit(f"error: {', '.join(failed)} failed (see its output above); rerun the same command to "
                  f"resume from what is finished")
+
+
+def stop_if_signalled(forwarded: preemption.Forwarded, what: str) -> None:
+    """Exits with `preemption.EXIT_STOPPED` and one line if a signal came."""
+    if forwarded.signum:
+        print(f"stopped by {signal.Signals(forwarded.signum).name} ({what}); rerun the same command to "
+              f"resume", flush=True)
+        sys.exit(preemption.EXIT_STOPPED)
 
 
 def _read_json(path: str) -> dict:
@@ -214,36 +234,38 @@ def main(argv):
 
     train = {name: [sys.executable, os.path.join(HERE, "train.py"), *_config_flags(name == "model"),
                     f"--workdir={path}"] for name, path in runs.items()}
-    if not results.done("train"):
-        started = header(1, "train the model and the AE baseline "
-                            + ("side by side on the accelerator" if side_by_side else "one after the other")
-                            + "; each run prints its steps/s and ETA")
-        if side_by_side:  # two processes on one accelerator: neither may take most of its memory
-            run_all(train, env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
-        else:
-            for name, command in train.items():
-                run_all({name: command})
-        results.finish("train", time.time() - started,
-                       training={name: _training_summary(path) for name, path in runs.items()})
-    if not results.done("fig5"):
-        started = header(2, "Fig. 5 and Table 1 (evaluate_shapes.py; progress as it goes)")
-        run_all({"fig5": [sys.executable, os.path.join(HERE, "evaluate_shapes.py"),
-                          f"--workdir={runs['model']}", f"--ae_workdir={runs['ae']}",
-                          *[f"--{k}={v}" for k, v in counts["shapes"].items()]]})
-        evaluation = _read_json(os.path.join(runs["model"], "shapes_eval", "results.json"))
-        results.finish("fig5", time.time() - started, fig5=fig5_rows(evaluation),
-                       fig5_flow=fig5_rows(evaluation, "flow"), table1=evaluation["table1"],
-                       fig5_metric_check=evaluation["metric_check"])
-    if not results.done("applications"):
-        started = header(3, "the applications (evaluate_applications.py) for the model and for the AE")
-        outputs = {name: os.path.join(workdir, f"applications_{name}.json") for name in runs}
-        flags_ = [f"--{k}={v}" for k, v in counts["applications"].items()]
-        for name, path in runs.items():
-            baseline = [f"--ae_workdir={runs['ae']}"] if name == "model" else []
-            run_all({name: [sys.executable, os.path.join(HERE, "evaluate_applications.py"),
-                            f"--workdir={path}", *baseline, *flags_, f"--output={outputs[name]}"]})
-        results.finish("applications", time.time() - started,
-                       applications={name: _read_json(path) for name, path in outputs.items()})
+    with preemption.forward_signals() as forwarded:
+        if not results.done("train"):
+            order = "side by side on the accelerator" if side_by_side else "one after the other"
+            started = header(1, f"train the model and the AE baseline {order}; each run prints its steps/s "
+                                f"and ETA")
+            if side_by_side:  # two processes on one accelerator: neither may take most of its memory
+                run_all(train, forwarded, env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
+            else:
+                for name, command in train.items():
+                    run_all({name: command}, forwarded)
+            results.finish("train", time.time() - started,
+                           training={name: _training_summary(path) for name, path in runs.items()})
+        if not results.done("fig5"):
+            started = header(2, "Fig. 5 and Table 1 (evaluate_shapes.py; progress as it goes)")
+            run_all({"fig5": [sys.executable, os.path.join(HERE, "evaluate_shapes.py"),
+                              f"--workdir={runs['model']}", f"--ae_workdir={runs['ae']}",
+                              *[f"--{k}={v}" for k, v in counts["shapes"].items()]]}, forwarded)
+            evaluation = _read_json(os.path.join(runs["model"], "shapes_eval", "results.json"))
+            results.finish("fig5", time.time() - started, fig5=fig5_rows(evaluation),
+                           fig5_flow=fig5_rows(evaluation, "flow"), table1=evaluation["table1"],
+                           fig5_metric_check=evaluation["metric_check"])
+        if not results.done("applications"):
+            started = header(3, "the applications (evaluate_applications.py) for the model and for the AE")
+            outputs = {name: os.path.join(workdir, f"applications_{name}.json") for name in runs}
+            flags_ = [f"--{k}={v}" for k, v in counts["applications"].items()]
+            for name, path in runs.items():
+                baseline = [f"--ae_workdir={runs['ae']}"] if name == "model" else []
+                run_all({name: [sys.executable, os.path.join(HERE, "evaluate_applications.py"),
+                                f"--workdir={path}", *baseline, *flags_, f"--output={outputs[name]}"]},
+                        forwarded)
+            results.finish("applications", time.time() - started,
+                           applications={name: _read_json(path) for name, path in outputs.items()})
     print(f"\nAll phases done in {(time.time() - start_all) / 60:.1f} min this time: {results.path} and "
           f"{os.path.join(workdir, 'results.md')}", flush=True)
 

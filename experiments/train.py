@@ -7,7 +7,8 @@
 --config=PATH[:VARIANT] loads a config file (default experiments/configs/shapes.py:small; variants:
 '' = the paper's sizes, 'small' = CPU-sized, 'tiny' = smoke test); --dataset=NAME[:VARIANT] is its
 short form for experiments/configs/NAME.py. Override entries with --config.KEY=VALUE either way.
-Rerunning with the same --workdir resumes from its newest checkpoint.
+Rerunning with the same --workdir resumes from its newest checkpoint. SIGTERM or Ctrl-C saves a checkpoint
+of the step in flight and exits with status 75 (a second signal: at once, status 130).
 """
 
 import importlib
@@ -84,7 +85,7 @@ def main(argv):
 
         distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                                FLAGS.heartbeat_timeout_seconds)
-    from visual_dynamics import train
+    from visual_dynamics import preemption, train
     from visual_dynamics.data.pipeline import DatasetNotPreparedError
 
     config, workdir = chosen_config(), FLAGS.workdir or default_workdir()
@@ -94,6 +95,9 @@ def main(argv):
         results = train.train_and_evaluate(config, workdir)
     except DatasetNotPreparedError as e:
         sys.exit(f"error: {e}")
+    except preemption.TrainingStopped as e:
+        print(e, flush=True)
+        sys.exit(preemption.EXIT_STOPPED)
     except BaseException as e:
         if jax.process_count() > 1:
             # Leave without jax.distributed's orderly shutdown: the other processes then stop with an

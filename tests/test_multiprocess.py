@@ -160,3 +160,23 @@ def test_a_killed_process_stops_the_other_within_a_bounded_time(data_dir, tmp_pa
     assert code != 0 and time.time() - killed_at < 120
     # Our one-line error; if JAX's heartbeat check ends the process first, its coordination service speaks.
     assert "error: process 0 of 2 stopped" in err or "coordination service" in err.lower(), err[-2000:]
+
+
+def test_sigterm_to_one_process_stops_both_at_the_same_saved_step(data_dir, tmp_path):
+    runs = _start(str(tmp_path / "run"), data_dir, 2, 1, "--config.num_train_steps=100000",
+                  "--config.checkpoint_every_steps=100000", "--heartbeat_timeout_seconds=30")
+    deadline, line = time.time() + 300, ""
+    while "step 3/" not in line and time.time() < deadline:  # training has started
+        line = runs[0].stdout.readline()
+        assert line or runs[0].poll() is None, runs[0].stderr.read()[-3000:]
+    runs[1].send_signal(signal.SIGTERM)  # process 1 alone, as a preempted host
+    outputs = _finish(runs, timeout=120)
+    steps = set()
+    for code, out, err in outputs:
+        assert code == 75, err[-3000:]
+        stops = [line for line in out.splitlines() if line.startswith("stopped by")]
+        assert len(stops) == 1, out[-2000:]
+        steps.add(int(stops[0].split(" at step ")[1].split(";")[0]))
+        assert stops[0].endswith("; checkpoint saved; rerun the same command to resume")
+    (step,) = steps  # the same step on both
+    assert checkpointing.newest_complete_step(str(tmp_path / "run")) == step > 3

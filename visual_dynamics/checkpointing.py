@@ -32,7 +32,18 @@ class NoCheckpointError(FileNotFoundError):
 def checkpoint_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(
         os.path.abspath(os.path.join(workdir, "checkpoints")),
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+        # A save cut short (the process killed mid-write) leaves a temporary folder, never a step folder;
+        # the next manager removes it.
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                             cleanup_tmp_directories=True))
+
+
+def newest_complete_step(workdir: str) -> Optional[int]:
+    """The step of the newest finished checkpoint in workdir/checkpoints (None: none), read from the
+    folder names alone: Orbax renames a checkpoint's temporary folder to its step when it is complete."""
+    folder = os.path.join(workdir, "checkpoints")
+    steps = [int(name) for name in os.listdir(folder) if name.isdigit()] if os.path.isdir(folder) else []
+    return max(steps, default=None)
 
 
 def save_config(config: ml_collections.ConfigDict, workdir: str, **facts) -> None:

@@ -21,7 +21,8 @@ from flax import jax_utils
 from jax import lax
 from jax.experimental import multihost_utils
 
-from visual_dynamics import checkpointing, compilation, losses, preprocessing, visualization
+from visual_dynamics import (checkpointing, compilation, distributed, losses, preemption, preprocessing,
+                             visualization)
 from visual_dynamics.data import fingerprint, pipeline
 from visual_dynamics.inference import Inference, evaluate_reconstruction
 from visual_dynamics.metrics_log import MetricWriter
@@ -239,6 +240,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     With several processes (`jax.distributed`), each reads only its share of every global batch and
     all save the checkpoints together; process 0 alone evaluates and writes the config, curves, sample
     grids and z bank.
+
+    Raises:
+      preemption.TrainingStopped: a SIGTERM or SIGINT came during training; the run saved the
+        checkpoint of the step it stopped after (every process the same step), so a rerun resumes there.
     """
     os.makedirs(workdir, exist_ok=True)
     num_devices, main = _check_devices(config, workdir), jax.process_index() == 0
@@ -270,18 +275,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     p_train_step = make_p_train_step(config)
     p_state, p_rng = replicate(state), replicate(noise_rng)
     progress = _Progress(start_step, config.num_train_steps)
-    for step in range(start_step + 1, config.num_train_steps + 1):
-        batch = next(batches)
-        p_state, p_metrics = p_train_step(p_state, batch, p_rng)
-        last = step == config.num_train_steps
-        if step % config.log_every_steps == 0 or last:
-            _log_train_metrics(step, p_metrics, progress, config, workdir, writer)
-        if main and (step % config.eval_every_steps == 0 or last):
-            result.record(_evaluate_and_draw(inference, jax_utils.unreplicate(p_state), step, test_batches,
-                                             batch, workdir, grid_rng, writer))
-        if step % config.checkpoint_every_steps == 0 or last:
-            checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
-    manager.wait_until_finished()
+    agreement = distributed.StopAgreement(num_devices, AXIS) if jax.process_count() > 1 else None
+    previous_metrics = None
+    with preemption.StopSignals(lambda: checkpointing.newest_complete_step(workdir)) as signals:
+        for step in range(start_step + 1, config.num_train_steps + 1):
+            batch = next(batches)
+            p_state, p_metrics = p_train_step(p_state, batch, p_rng)
+            # At most this step and the previous one in flight, so that a stop waits for them alone,
+            # not for every step that asynchronous dispatch would have queued ahead.
+            jax.block_until_ready(previous_metrics)
+            previous_metrics = p_metrics
+            last = step == config.num_train_steps
+            if step % config.log_every_steps == 0 or last:
+                _log_train_metrics(step, p_metrics, progress, config, workdir, writer)
+            if main and (step % config.eval_every_steps == 0 or last):
+                result.record(_evaluate_and_draw(inference, jax_utils.unreplicate(p_state), step,
+                                                 test_batches, batch, workdir, grid_rng, writer))
+            # Every process stops after the same step: the one where the agreement sees a request.
+            stop = agreement.check(signals.requested) if agreement else signals.requested
+            if step % config.checkpoint_every_steps == 0 or last or stop:
+                checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
+            if stop and not last:
+                manager.wait_until_finished()
+                if writer:
+                    writer.close()
+                raise preemption.TrainingStopped(stop, step)
+        manager.wait_until_finished()
 
     result.state = jax_utils.unreplicate(p_state)
     result.step = int(result.state.step)
