@@ -41,6 +41,8 @@ class ReproducibleBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
     downloaded releases run on Beam when the download config names a Beam runner or options."""
 
     _on_beam = False
+    # An archive that `--manual_dir` named itself (set by `pipeline.prepare`): the one release to read.
+    chosen_archive: Optional[str] = None
 
     def _generate_splits(self, dl_manager, download_config):
         self._on_beam = download_config.beam_runner is not None or download_config.beam_options is not None

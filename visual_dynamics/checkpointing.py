@@ -32,10 +32,9 @@ class NoCheckpointError(FileNotFoundError):
 def checkpoint_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(
         os.path.abspath(os.path.join(workdir, "checkpoints")),
-        # A save cut short (the process killed mid-write) leaves a temporary folder, never a step folder;
-        # the next manager removes it.
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                             cleanup_tmp_directories=True))
+        # A save cut short (the process killed mid-write) leaves a temporary folder, never a step folder:
+        # Orbax lists and restores step folders only.
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
 
 
 def newest_complete_step(workdir: str) -> Optional[int]:

@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders import pairs, reproducible
+from tfds_builders import manual_release, pairs, reproducible
 from visual_dynamics.data import exercise, videos
 
 
@@ -76,17 +76,21 @@ def config_from_name(name: str) -> Optional[ExerciseConfig]:
 class Builder(reproducible.ReproducibleBuilder):
     """Pairs of frames of people exercising, train and test from different videos."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {"1.0.0": "Initial release.",
                      "1.1.0": "The release's pair layouts (split lists, pair folders) besides sequences; "
-                              "a validation split from val.txt; bad pairs skipped and reported."}
+                              "a validation split from val.txt; bad pairs skipped and reported.",
+                     "1.2.0": "The release read as a zip under any name, a tar, or an unpacked tree; "
+                              "`video` relative to the layout's root (no top folder), the same in every "
+                              "form."}
     BUILDER_CONFIGS = (
         pairs.size_configs(ExerciseConfig, description="From the authors' exercise_dataset.zip.")
         + [videos_config(size) for size in pairs.STANDARD_SIZES]
     )
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     Configs size_64 / size_128: download {exercise.ARCHIVE} (1.1 GB) from
-    http://visualdynamics.csail.mit.edu and put it in the manual folder.
+    http://visualdynamics.csail.mit.edu and put it (or another .zip / .tar / .tgz of it, or the tree
+    unpacked from it) in the manual folder.
     Configs videos_64 / videos_128 (and videos_<size>_... made by prepare_data.py's --frame_gap,
     --pair_every, --test_fraction and --image_size): the manual folder is a folder of your video files
     ({', '.join(videos.VIDEO_EXTENSIONS)}), at least two (train and test come from different videos).
@@ -109,8 +113,10 @@ class Builder(reproducible.ReproducibleBuilder):
         config = self.builder_config
         manual_dir = os.fspath(dl_manager.manual_dir)
         if config.source == "release":
-            path = os.path.join(manual_dir, exercise.ARCHIVE)
-            with exercise.open_archive(path) as archive:  # the layout is checked before anything is written
+            path = manual_release.release_root(self, dl_manager, exercise.ARCHIVE, exercise.is_root,
+                                               "the Exercise release (train.txt and test.txt, or train/ "
+                                               "and test/)", read_zip=True)
+            with exercise.open_release(path) as archive:  # the layout is checked before anything is written
                 splits = exercise.read_layout(archive)
             return {split: self._generate_examples(path, split, pairs) for split, pairs in splits.items()}
         names = videos.split_videos(videos.list_videos(manual_dir), config.test_fraction,
@@ -119,8 +125,8 @@ class Builder(reproducible.ReproducibleBuilder):
                 for split, split_names in names.items()}
 
     def _generate_examples(self, path: str, split: str, sources: list):
-        """`sources` of one split: pairs of the release archive at `path` (`exercise.read_layout`), or
-        names of videos in the folder `path`."""
+        """`sources` of one split: pairs of the release at `path` (`exercise.read_layout`: a zip or an
+        unpacked tree), or names of videos in the folder `path`."""
         config = self.builder_config
         if config.source == "release":
             return self._read_records(sources, functools.partial(exercise.read_pair, path, config.image_size),

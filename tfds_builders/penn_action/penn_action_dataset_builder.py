@@ -2,14 +2,13 @@
 
 import dataclasses
 import functools
-import os
 from typing import Optional
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders import pairs, reproducible
-from visual_dynamics.data import penn_action, source_files
+from tfds_builders import manual_release, pairs, reproducible
+from visual_dynamics.data import penn_action
 
 ARCHIVE = "Penn_Action.tar.gz"
 
@@ -35,8 +34,9 @@ class Builder(reproducible.ReproducibleBuilder):
     BUILDER_CONFIGS = pairs.size_configs(PennActionConfig, description="8 pairs a video.")
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     Download {ARCHIVE} (3 GB) from the Penn Action page
-    (http://dreamdragon.github.io/PennAction/) and place it in the manual folder, or place the folder
-    `Penn_Action/` (with `frames/` and `labels/`) extracted from it there. Then:
+    (http://dreamdragon.github.io/PennAction/) and place it (or another .zip / .tar / .tgz of it) in the
+    manual folder, or place the folder `Penn_Action/` (with `frames/` and `labels/`) extracted from it
+    there. Then:
       python experiments/prepare_data.py --dataset=penn_action --manual_dir=THAT_FOLDER
     """
 
@@ -52,15 +52,8 @@ class Builder(reproducible.ReproducibleBuilder):
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        manual_dir = dl_manager.manual_dir
-        if os.path.isdir(manual_dir / penn_action.ROOT):
-            root = manual_dir / penn_action.ROOT
-        else:
-            source_files.require_path(
-                manual_dir / ARCHIVE, f"{ARCHIVE} (or its extracted folder {penn_action.ROOT}/)",
-                f"{source_files.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-            root = dl_manager.extract(manual_dir / ARCHIVE) / penn_action.ROOT
-        root = os.fspath(root)
+        root = manual_release.release_root(self, dl_manager, ARCHIVE, penn_action.is_root,
+                                           f"Penn Action ({penn_action.ROOT}/ with frames/ and labels/)")
         return {split: self._generate_examples(root, split, videos)
                 for split, videos in penn_action.split_video_ids(root).items()}
 

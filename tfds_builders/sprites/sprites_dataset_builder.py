@@ -13,8 +13,8 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders import pairs, reproducible
-from visual_dynamics.data import sprites, source_files
+from tfds_builders import manual_release, pairs, reproducible
+from visual_dynamics.data import sprites
 
 ARCHIVE = "nips2015-analogy-data.tar.gz"
 URL = f"http://www.scottreed.info/files/{ARCHIVE}"
@@ -52,24 +52,23 @@ class Builder(reproducible.ReproducibleBuilder):
 
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     Optional: without a manual folder the archive is downloaded from {URL}. Offline, download
-    {ARCHIVE} elsewhere and put it (or the folder data/ extracted from it) in the manual folder:
+    {ARCHIVE} elsewhere and put it (or another .zip / .tar / .tgz of it, or the folder data/sprites/
+    unpacked from it) in the manual folder:
       python experiments/prepare_data.py --dataset=sprites --manual_dir=THAT_FOLDER
     """
 
-    def _release_root(self, dl_manager: tfds.download.DownloadManager):
-        """The folder holding data/sprites/: from the manual folder if given, else downloaded."""
+    def _sprites_dir(self, dl_manager: tfds.download.DownloadManager) -> str:
+        """The folder of the sprites_<k>.mat files: from the manual folder if given, else downloaded."""
         try:
-            manual_dir = dl_manager.manual_dir
+            dl_manager.manual_dir
         except AssertionError:  # no manual folder was given (or it is empty): download
-            return dl_manager.download_and_extract(URL)
-        if (manual_dir / sprites.SPRITES_DIR).is_dir():
-            return manual_dir
-        source_files.require_path(manual_dir / ARCHIVE, f"{ARCHIVE} (or its extracted data/sprites/)",
-                                f"{source_files.listing(manual_dir)}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-        return dl_manager.extract(manual_dir / ARCHIVE)
+            return os.fspath(dl_manager.download_and_extract(URL) / sprites.SPRITES_DIR)
+        return manual_release.release_root(self, dl_manager, ARCHIVE, sprites.is_sprites_dir,
+                                           f"the Sprites release ({sprites.SPRITES_DIR}/ with "
+                                           f"{sprites.SPLITS_FILE})")
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        sprites_dir = os.fspath(self._release_root(dl_manager) / sprites.SPRITES_DIR)
+        sprites_dir = self._sprites_dir(dl_manager)
         splits = sprites.read_splits(sprites_dir)
         if self.builder_config.paper:
             splits = sprites.paper_splits(splits)

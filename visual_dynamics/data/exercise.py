@@ -1,4 +1,5 @@
-"""The authors' Exercise release (`exercise_dataset.zip`, §5.3), read without extracting it.
+"""The authors' Exercise release (`exercise_dataset.zip`, §5.3), read in place: the zip without extracting
+it, or the tree a user unpacked from it (`UnpackedRelease`, with the zip's interface).
 
 No listing of the archive is public. The authors' lab stored frame pairs as `<prefix>_im1.png` (I) and
 `<prefix>_im2.png` (J) with split lists of prefixes (the MIT PyTorch port of the paper reads them so, and
@@ -17,8 +18,10 @@ is missing, or an image that does not decode, is skipped, counted and reported a
 more than 1 % of a split skipped means a damaged archive, and the build stops. Operating systems'
 bookkeeping entries (`__MACOSX/`, `._<name>`, `.DS_Store`, `Thumbs.db`, `desktop.ini`: an archive zipped
 on macOS or Windows) are dropped before anything is counted. Frames are cropped to
-their centred square and resized. Each example's `video` names its files: the prefix (a, b) or the
-sequence (c); `frame` is the pair's index in its list (a), folder order (b) or sequence (c).
+their centred square and resized. Each example's `video` names its files relative to the layout's root
+(without the top folder, so that the zip and every unpacked copy of it give the same examples): the
+prefix (a, b) or the sequence (c); `frame` is the pair's index in its list (a), folder order (b) or
+sequence (c).
 """
 
 import dataclasses
@@ -30,7 +33,7 @@ import zipfile
 from typing import Optional
 
 from visual_dynamics import preprocessing
-from visual_dynamics.data import frames
+from visual_dynamics.data import frames, releases
 from visual_dynamics.data.source_files import (MAX_SKIPPED_FRACTION, SkippedRecord, SourceDataError,
                                                is_os_metadata, short_reason)
 
@@ -56,6 +59,44 @@ class Pair:
 
 def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def is_root(path: str) -> bool:
+    """Whether `path` is the root of an unpacked release: it holds train.txt and test.txt, or the
+    folders train/ and test/."""
+    return ({"train.txt", "test.txt"} <= releases.files_inside(path)
+            or {"train", "test"} <= releases.folders_inside(path))
+
+
+class UnpackedRelease:
+    """An unpacked release, read in place through the part of `zipfile.ZipFile`'s interface the reader
+    uses: `filename`, `namelist()` (paths relative to the root, '/'-separated) and `read(name)`."""
+
+    def __init__(self, root: str):
+        self.filename = root
+
+    def namelist(self) -> list[str]:
+        names = []
+        for folder, subfolders, files in os.walk(self.filename):
+            subfolders.sort()
+            relative = os.path.relpath(folder, self.filename).replace(os.sep, "/")
+            names += [name if relative == "." else f"{relative}/{name}" for name in sorted(files)]
+        return names
+
+    def read(self, name: str) -> bytes:
+        with open(os.path.join(self.filename, *name.split("/")), "rb") as f:
+            return f.read()
+
+    def __enter__(self) -> "UnpackedRelease":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
+def open_release(path: str):
+    """The release at `path`: an unpacked tree's root folder, or a zip archive."""
+    return UnpackedRelease(path) if os.path.isdir(path) else open_archive(path)
 
 
 def open_archive(path: str) -> zipfile.ZipFile:
@@ -98,7 +139,8 @@ def _pair_lists(archive: zipfile.ZipFile, members: set[str]) -> dict[str, list[P
         for index, prefix in enumerate(p for p in prefixes if p and not p.startswith("#")):
             image, next_image = (_resolve(prefix, folder, members, suffix)
                                  for suffix in ("_im1.png", "_im2.png"))
-            video = image[:-len("_im1.png")] if image else prefix  # the files' own name where found
+            # The files' own name where found, relative to the list's folder (the layout's root).
+            video = posixpath.relpath(image, folder or ".")[:-len("_im1.png")] if image else prefix
             splits[split].append(Pair(video, index, image, next_image))
     return splits
 
@@ -108,17 +150,17 @@ def _pair_folders(members: set[str]) -> dict[str, list[Pair]]:
     found = {}
     for name in members:
         match = PAIR_PATTERN.match(name)
-        if match:
-            found.setdefault(SPLITS[match.group(1).lower()], []).append(name)
+        if match:  # (the name, where the part under the top folder starts)
+            found.setdefault(SPLITS[match.group(1).lower()], []).append((name, match.start(1)))
     if "train" not in found or "test" not in found:
         return {}
     splits = {}
     for split, names in found.items():
-        names = sorted(names, key=_natural_key)
+        names = sorted(names, key=lambda entry: _natural_key(entry[0][entry[1]:]))
         splits[split] = []
-        for index, first in enumerate(names):
+        for index, (first, root) in enumerate(names):
             second = first[:-len("_im1.png")] + "_im2.png"
-            splits[split].append(Pair(first[:-len("_im1.png")], index, first,
+            splits[split].append(Pair(first[root:-len("_im1.png")], index, first,
                                       second if second in members else None))
     return splits
 
@@ -187,15 +229,19 @@ def _archive(path: str, mtime_ns: int, size: int) -> zipfile.ZipFile:
 
 
 def read_pair(path: str, image_size: int, pair: Pair) -> list[tuple[str, dict]]:
-    """The example of one pair of the archive at `path`, as [(key, example)].
+    """The example of one pair of the release at `path` (a zip, or an unpacked tree's root), as
+    [(key, example)].
 
     Raises:
       SkippedRecord: an image of the pair is missing or does not decode.
     """
     if pair.image is None or pair.next_image is None:
         raise SkippedRecord(f"{pair.video} (missing image)")
-    stat = os.stat(path)
-    archive = _archive(path, stat.st_mtime_ns, stat.st_size)
+    if os.path.isdir(path):
+        archive = UnpackedRelease(path)
+    else:
+        stat = os.stat(path)
+        archive = _archive(path, stat.st_mtime_ns, stat.st_size)
     try:
         image, next_image = (_frame(archive, m, image_size) for m in (pair.image, pair.next_image))
     except ValueError as e:  # frames.decode_image's: the bytes are not an image

@@ -116,6 +116,11 @@ def pair_starts(nframes: int, frame_gap: int, pairs_per_video: Optional[int]) ->
     return np.unique(np.round(np.linspace(0, last, pairs_per_video)).astype(np.int64))
 
 
+def is_root(path: str) -> bool:
+    """Whether `path` is the release's Penn_Action/ folder (it holds frames/ and labels/)."""
+    return all(os.path.isdir(os.path.join(path, name)) for name in ("frames", "labels"))
+
+
 def video_ids(root: str) -> list[str]:
     """'0001', '0002', ... : the videos that have a labels file, sorted."""
     labels = os.path.join(root, "labels")

@@ -6,6 +6,7 @@ repeated, batched `grain.MapDataset`, so a resumed run reads exactly what an unb
 
 import importlib
 import math
+import os
 import sys
 from typing import Iterator, Optional
 
@@ -76,7 +77,11 @@ def prepare(builder: tfds.core.DatasetBuilder, manual_dir: Optional[str] = None,
             beam_pipeline_options: Optional[str] = None) -> str:
     """Generates, or extracts from `manual_dir`, and writes the dataset (atomically, by TFDS), on Beam
     when `beam_pipeline_options` are given (e.g. 'direct_num_workers=2,direct_running_mode=
-    multi_processing'); then stores its content fingerprint beside it and returns it."""
+    multi_processing'); then stores its content fingerprint beside it and returns it. `manual_dir` may
+    name an archive itself: the one release to read of the several in its folder."""
+    if manual_dir and os.path.isfile(manual_dir):
+        manual_dir = builder.chosen_archive = os.path.abspath(manual_dir)
+        manual_dir = os.path.dirname(manual_dir)
     config = tfds.download.DownloadConfig(
         manual_dir=manual_dir,
         beam_options=beam_options(beam_pipeline_options) if beam_pipeline_options else None)

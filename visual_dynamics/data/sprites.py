@@ -32,15 +32,21 @@ PAPER_TEST_CHARACTERS = 20
 FRAME_SIZE = 60
 SPLIT_FIELDS = {"train": "trainidx", "validation": "validx", "test": "testidx"}
 SPRITES_DIR = os.path.join("data", "sprites")
+SPLITS_FILE = "sprites_splits.mat"
 
 
 def character_file(sprites_dir: str, character: int) -> str:
     return os.path.join(sprites_dir, f"sprites_{character}.mat")
 
 
+def is_sprites_dir(path: str) -> bool:
+    """Whether `path` is the release's data/sprites/ folder (it holds sprites_splits.mat)."""
+    return os.path.isfile(os.path.join(path, SPLITS_FILE))
+
+
 def read_splits(sprites_dir: str) -> dict[str, np.ndarray]:
     """{'train', 'validation', 'test'} -> 0-based character ids (file numbers), from sprites_splits.mat."""
-    path = os.path.join(sprites_dir, "sprites_splits.mat")
+    path = os.path.join(sprites_dir, SPLITS_FILE)
     if not os.path.exists(path):
         raise SourceDataError(f"{path} not found: the sprites release is incomplete. Download and "
                               f"extract nips2015-analogy-data.tar.gz again.")
