@@ -46,9 +46,9 @@ def object_colours(image: np.ndarray, visible_mask: np.ndarray) -> np.ndarray:
 class _Coverage:
     """One object's coverage of the pixels of a window, at any shift that is a multiple of 1/FINE px.
 
-    The shape's indicator is evaluated once at FINE points a pixel, and summed over the generator's
+    The shape's indicator is evaluated once at FINE points a pixel, and counted over the generator's
     SUPERSAMPLE x SUPERSAMPLE sample offsets; a pixel's coverage at a shift is then one entry of that
-    table, so each candidate shift costs a strided slice.
+    table of counts over SUPERSAMPLE ** 2, so each candidate shift costs a strided slice.
     """
 
     def __init__(self, kind: int, centre: np.ndarray, half: float, size: int, start: np.ndarray):
@@ -64,12 +64,14 @@ class _Coverage:
             axes.append((fine + step / 2) / FINE - c)
         indicator = shapes._INSIDE[kind](axes[0][None, :].astype(np.float32),
                                          axes[1][:, None].astype(np.float32), float(half))
-        summed = indicator.astype(np.float32)
-        for axis in (0, 1):  # sum over the sample offsets 0, step, ..., (SUPERSAMPLE - 1) step
-            length = summed.shape[axis] - FINE
-            summed = sum(np.take(summed, np.arange(i * step, i * step + length), axis=axis)
-                         for i in range(SUPERSAMPLE))
-        self.table = summed / SUPERSAMPLE ** 2
+        # Count the sample offsets 0, step, ..., (SUPERSAMPLE - 1) step inside the shape along each axis:
+        # exact small integers (uint8, at most SUPERSAMPLE ** 2), summed over slices (views, no copies).
+        summed = indicator.view(np.uint8)
+        rows = summed.shape[0] - FINE
+        summed = sum(summed[i * step:i * step + rows] for i in range(SUPERSAMPLE))
+        columns = summed.shape[1] - FINE
+        summed = sum(summed[:, i * step:i * step + columns] for i in range(SUPERSAMPLE))
+        self.counts = summed  # of SUPERSAMPLE ** 2 samples, inside the shape
         self.margin = margin
         self.shape = (self.y1 - self.y0, self.x1 - self.x0)
 
@@ -79,7 +81,7 @@ class _Coverage:
         steps = np.round(np.asarray(shifts) * FINE).astype(int) - self.start
         rows = self.margin - steps[:, 1, None] + FINE * np.arange(h)[None]  # [K, h]
         cols = self.margin - steps[:, 0, None] + FINE * np.arange(w)[None]  # [K, w]
-        return self.table[rows[:, :, None], cols[:, None, :]]
+        return self.counts[rows[:, :, None], cols[:, None, :]] / np.float32(SUPERSAMPLE ** 2)
 
 
 def _integer_start(image: np.ndarray, next_image: np.ndarray, mask: np.ndarray) -> np.ndarray:
