@@ -82,6 +82,28 @@ def test_scene_fit_recovers_the_generators_displacements():
     assert np.median(error) < 0.02 and np.percentile(error, 90) < 0.12  # pixels
 
 
+@pytest.mark.parametrize("kind", [shapes.CIRCLE, shapes.SQUARE, shapes.TRIANGLE])
+def test_scene_fit_coverage_table_equals_the_generators_rendering_at_every_shift(kind):
+    """The fit's table of coverage counts, read at shifts that are multiples of 1/FINE px, is the
+    generator's own coverage of the shape moved by that shift (`shapes._coverage`, 4 x 4 samples); on a
+    triangle's slanted edges a sample can fall on the edge itself, where the two compute its position
+    with different roundings: there a pixel may differ by a sample or two."""
+    rng = np.random.default_rng(kind)
+    centre, half, size = np.array([30.3, 27.8]), 7.4, 64
+    start = np.array([1.0, -2.0])
+    coverage = scene_fit._Coverage(kind, centre, half, size, start)
+    shifts = start + np.round(rng.uniform(-2, 2, (12, 2)) * scene_fit.FINE) / scene_fit.FINE
+    window = (slice(coverage.y0, coverage.y1), slice(coverage.x0, coverage.x1))
+    samples = scene_fit.SUPERSAMPLE ** 2
+    for shift, table in zip(shifts, coverage.at(shifts)):
+        rendered = shapes._coverage(shapes._INSIDE[kind], centre + shift, half, size, scene_fit.SUPERSAMPLE)
+        difference = np.abs(table - rendered[window])
+        if kind == shapes.TRIANGLE:
+            assert difference.max() <= 2 / samples + 1e-6 and np.mean(difference > 1e-6) < 0.03
+        else:
+            np.testing.assert_allclose(table, rendered[window], atol=1e-6)
+
+
 def test_scene_fit_of_an_unmoved_frame_is_zero():
     pairs = _generated(10, seed=5)
     for i in range(10):
