@@ -1,10 +1,12 @@
 """Packs a finished run into a shipped model: visual_dynamics/pretrained/<name>/ (or --output_dir).
 
   python experiments/export_pretrained.py --workdir=workdirs/shapes_small --name=shapes_small
+  python experiments/export_pretrained.py --workdir=workdirs/shapes --file=shapes.npz   # one file, float16
 
 Writes config.json, variables.npz (parameters and BatchNorm statistics of the newest checkpoint, or
 --step) and z_bank.npz (float16); then `Predictor.from_pretrained(name)` loads it. The folder's
-README.md (how the model was trained and what it scores) is written by hand.
+README.md (how the model was trained and what it scores) is written by hand. With --file, one file
+holds all of it, the variables in float16 (`Predictor.from_file` loads it).
 """
 
 import os
@@ -13,7 +15,8 @@ import sys
 from absl import app, flags
 
 flags.DEFINE_string("workdir", None, "A finished training run.", required=True)
-flags.DEFINE_string("name", None, "Name of the shipped model.", required=True)
+flags.DEFINE_string("name", None, "Name of the shipped model (or give --file).")
+flags.DEFINE_string("file", None, "Write one file (float16 variables, z bank, config) instead of a folder.")
 flags.DEFINE_string("output_dir", None, "Default: visual_dynamics/pretrained/NAME.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
 FLAGS = flags.FLAGS
@@ -28,6 +31,8 @@ def main(argv):
     from visual_dynamics.z_bank import ZBank
 
     logging.set_verbosity(logging.WARNING)
+    if bool(FLAGS.name) == bool(FLAGS.file):
+        raise app.UsageError("give one of --name (a shipped model's folder) and --file")
 
     try:
         config, variables, step = checkpointing.restore_variables(FLAGS.workdir, FLAGS.step)
@@ -37,9 +42,13 @@ def main(argv):
     if bank.step != step:
         sys.exit(f"error: {FLAGS.workdir}/z_bank.npz was computed at step {bank.step}, not at the "
                  f"checkpoint's step {step}; finish the run (rerun its training command) first")
-    out = FLAGS.output_dir or os.path.join(pretrained.ROOT, FLAGS.name)
-    pretrained.export(config, variables, bank, out)
-    size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    if FLAGS.file:
+        pretrained.export_file(config, variables, bank, FLAGS.file)
+        out, size = FLAGS.file, os.path.getsize(FLAGS.file)
+    else:
+        out = FLAGS.output_dir or os.path.join(pretrained.ROOT, FLAGS.name)
+        pretrained.export(config, variables, bank, out)
+        size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
     print(f"Wrote {out} (step {step}, {size / 2 ** 20:.2f} MiB)")
 
 

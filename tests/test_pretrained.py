@@ -99,3 +99,22 @@ def test_demo_runs_on_the_shipped_model(tmp_path):
                            f"--output_dir={tmp_path / 'out'}"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(os.listdir(tmp_path / "out" / "a"))[:3] == ["input.png", "sample_01.gif", "sample_01.png"]
+
+
+def test_one_file_export_holds_the_run_in_float16(tiny_run, tmp_path):
+    workdir, path = tiny_run[0], str(tmp_path / "tiny.npz")
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "export_pretrained.py"),
+                           f"--workdir={workdir}", f"--file={path}"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    config, variables, step = checkpointing.restore_variables(workdir)
+    loaded_config, loaded, bank = pretrained.load_file(path)
+    assert loaded_config.data_dir is None and loaded_config.model.to_dict() == config.model.to_dict()
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, np.asarray(b, np.float16).astype(np.float32)),
+                 loaded, variables)
+    run_bank = ZBank.load(workdir)
+    assert bank.step == step and bank.z_mean.shape == run_bank.z_mean.shape
+    np.testing.assert_array_equal(bank.z_mean, run_bank.z_mean.astype(np.float16).astype(np.float32))
+    image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    frames = Predictor.from_file(path).sample(image, 8, rng=5)
+    assert frames.shape == (8, 32, 32, 3) and frames.dtype == np.uint8

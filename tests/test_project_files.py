@@ -54,6 +54,22 @@ def test_requirements_txt_is_the_runtime_list():
     assert [str(r) for r in listed] == [str(r) for r in _install_requires()]
 
 
+def test_the_carried_wheels_and_the_gpu_machines_packages_cover_every_runtime_requirement():
+    """experiments/device/wheels.txt (what a lent GPU machine lacks) and gpu_packages.txt (what it has)
+    name every runtime requirement; carried_wheels.py check installs the whole closure from them."""
+    device = os.path.join(ROOT, "experiments", "device")
+
+    def names(file: str, of_wheels: bool) -> set[str]:
+        with open(os.path.join(device, file)) as f:
+            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        return {canonicalize_name(line.split("-")[0] if of_wheels else line) for line in lines}
+
+    carried, present = names("wheels.txt", True), names("gpu_packages.txt", False)
+    required = {canonicalize_name(r.name) for r in _install_requires()}
+    assert required <= carried | present, sorted(required - carried - present)
+    assert not carried & present  # nothing carried that the machine has
+
+
 def test_the_install_commands_use_the_constraints():
     readme = open(os.path.join(ROOT, "README.md")).read()
     installs = re.findall(r"pip install [^&\n]*", readme.split("```bash", 1)[1].split("```", 1)[0])

@@ -212,7 +212,8 @@ def test_penn_action_from_the_archive_and_bad_archives(penn_release, tmp_path):
     assert_not_prepared("penn_action", "size_64", str(tmp_path / "b"))
 
     os.remove(archive)
-    with pytest.raises(source_files.SourceDataError, match="Penn Action .* not found in .*: expected Penn_Action.tar.gz"):
+    with pytest.raises(source_files.SourceDataError,
+                       match="Penn Action .* not found in .*: expected Penn_Action.tar.gz"):
         build("penn_action", "size_64", str(manual / ".."), str(tmp_path / "c"))
 
 

@@ -1,57 +1,109 @@
-"""experiments/reproduce_shapes.py's tiny path: stopped by SIGTERM, then both runs, Fig. 5, Table 1,
-applications, and a rerun that skips what is finished."""
+"""The device script (experiments/device/shapes_on_gpu.sh, which runs experiments/reproduce_shapes.py)
+rehearsed on the CPU with the tiny variant: stopped by SIGTERM and resumed, every phase's results in a
+fake $OUT within the limits of what comes back from a lent machine, and a deadline hit mid-run that
+still leaves every finished phase's files there."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from visual_dynamics import checkpointing, preemption
+from visual_dynamics.predictor import Predictor
 
-COMMAND = os.path.join(ROOT, "experiments", "reproduce_shapes.py")
+SCRIPT = os.path.join(ROOT, "experiments", "device", "shapes_on_gpu.sh")
+PHASES = {"train", "fig5", "applications", "speed"}
+# What comes back from $OUT: at most 8 files of at most 16 MiB, named of letters, digits, '.', '_', '-'.
+MAX_FILES, MAX_BYTES, NAME = 8, 16 * 2 ** 20, re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-def test_reproduce_shapes_tiny_writes_every_result_and_resumes(data_dir, tmp_path):
-    def command(steps: int) -> list[str]:
-        return [sys.executable, COMMAND, f"--workdir={tmp_path}", "--variant=tiny",
-                f"--num_train_steps={steps}", f"--data_dir={data_dir}"]
+def _command(out, workdir, data_dir, *flags) -> list[str]:
+    return ["bash", SCRIPT, str(out), "--variant=tiny", f"--workdir={workdir}", f"--data_dir={data_dir}",
+            *flags]
 
+
+def _env(tmp_path) -> dict:
+    os.makedirs(tmp_path / "no_wheels", exist_ok=True)
+    return dict(os.environ, PYTHON=sys.executable, WHEELS_DIR=str(tmp_path / "no_wheels"))
+
+
+def _check_out(out) -> dict:
+    """The files of `out` within the limits; its results.json."""
+    names = os.listdir(out)
+    assert len(names) <= MAX_FILES, names
+    for name in names:
+        assert NAME.match(name) and os.path.isfile(out / name) and os.path.getsize(out / name) <= MAX_BYTES
+    with open(out / "results.json") as f:
+        return json.load(f)
+
+
+def test_device_script_stopped_by_sigterm_resumes_and_leaves_every_result_in_out(data_dir, tmp_path):
+    pytest.importorskip("torch")  # the speed table's PyTorch half
+    out, workdir, env = tmp_path / "out", tmp_path / "run", _env(tmp_path)
     # SIGTERM once the model's run trains (on a CPU the runs go one after the other, the model first):
     # the run saves its step, the command says so in one line, and the rerun resumes and finishes.
-    stopped = subprocess.Popen(command(100000), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stopped = subprocess.Popen(_command(out, workdir, data_dir, "--num_train_steps=100000"), env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     while not lines or not lines[-1].startswith("step 25/"):
         lines.append(stopped.stdout.readline())
         assert lines[-1], "".join(lines)[-3000:]
     stopped.send_signal(signal.SIGTERM)
-    out = "".join(lines) + stopped.communicate(timeout=120)[0]
-    assert stopped.returncode == preemption.EXIT_STOPPED, out[-3000:]
-    step = checkpointing.newest_complete_step(str(tmp_path / "model"))
-    assert f"stopped by SIGTERM at step {step}; checkpoint saved;" in out
-    assert out.splitlines()[-1] == ("stopped by SIGTERM (model stopped with it, a training run after saving "
-                                    "its checkpoint); rerun the same command to resume")
-    assert not os.path.exists(tmp_path / "ae")  # the AE run never started
+    text = "".join(lines) + stopped.communicate(timeout=120)[0]
+    assert stopped.returncode == preemption.EXIT_STOPPED, text[-3000:]
+    assert "jax " in text and "devices: [" in text  # the preflight's versions and devices
+    step = checkpointing.newest_complete_step(str(workdir / "model"))
+    assert f"stopped by SIGTERM at step {step}; checkpoint saved;" in text
+    assert text.splitlines()[-1] == ("stopped by SIGTERM (model stopped with it, a training run after saving "
+                                     "its checkpoint); rerun the same command to resume")
+    assert not os.path.exists(workdir / "ae")  # the AE run never started
 
     steps = step + 5
-    done = subprocess.run(command(steps), capture_output=True, text=True, timeout=900)
+    done = subprocess.run(_command(out, workdir, data_dir, f"--num_train_steps={steps}"), env=env,
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.count("=== phase") == 3
-    with open(tmp_path / "results.json") as f:
-        results = json.load(f)
+    assert f"resuming from step {step}" in done.stdout
+    results = _check_out(out)
+    assert set(results["phases"]) == PHASES and not results.get("skipped") and not results.get("partial")
     assert set(results["fig5"]) == set(results["fig5_flow"]) == {"model", "ae", "ae_prior", "flow", "floor"}
     for row in [*results["fig5"].values(), *results["fig5_flow"].values()]:
         assert set(row) == {"circles", "squares", "triangles", "joint"}
         assert all(value >= 0 for value in row.values())
     assert {t["step"] for t in results["training"].values()} == {steps}
-    assert f"resuming from step {step}" in done.stdout
     assert results["table1"]["dims"] == 200  # the tiny config's z
     assert set(results["applications"]) == {"model", "ae"}
-    assert "| paper: ours | 1.70 | 2.48 | 1.14 | 2.46 |" in (tmp_path / "results.md").read_text()
+    assert {row["framework"] for row in results["speed"]["rows"]} >= {"jax", "torch"}
+    assert set(os.listdir(out)) == {"results.json", "results.md", "model.npz", "ae.npz",
+                                    "fig5_histograms.png", "speed.json", "log.txt"}
+    assert "| paper: ours | 1.70 | 2.48 | 1.14 | 2.46 |" in (out / "results.md").read_text()
+    for name in ("model", "ae"):
+        predictor = Predictor.from_file(str(out / f"{name}.npz"))
+        assert predictor.z_bank.step == steps and predictor.config.model.variational == (name == "model")
 
-    again = subprocess.run(command(steps), capture_output=True, text=True, timeout=300)
+    again = subprocess.run(_command(out, workdir, data_dir, f"--num_train_steps={steps}"), env=env,
+                           capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "=== phase" not in again.stdout  # every phase was finished
-    with open(tmp_path / "results.json") as f:
-        assert json.load(f)["phases"] == results["phases"]
+    assert _check_out(out)["phases"] == results["phases"]
+
+
+def test_a_deadline_mid_training_leaves_the_stopped_model_and_says_what_was_skipped(data_dir, tmp_path):
+    out, workdir = tmp_path / "out", tmp_path / "run"
+    done = subprocess.run(_command(out, workdir, data_dir, "--num_train_steps=100000", "--nospeed",
+                                   "--deadline_minutes=0.75"),
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = _check_out(out)
+    assert "train" not in results["phases"] and "train" in results["partial"]  # stopped by the deadline
+    step = results["training"]["model"]["step"]
+    assert 0 < step < 100000 and Predictor.from_file(str(out / "model.npz")).z_bank.step == step
+    later = {"fig5", "applications"}
+    assert later <= set(results["skipped"]) | set(results["partial"]), results
+    for phase in set(results["skipped"]):
+        assert "min left of --deadline_minutes=0.75" in results["skipped"][phase]
+    assert {"results.json", "results.md", "model.npz", "log.txt"} <= set(os.listdir(out))

@@ -78,6 +78,11 @@ class Predictor:
         """
         return cls(*pretrained.load(name))
 
+    @classmethod
+    def from_file(cls, path: str) -> "Predictor":
+        """A model packed into one file by `pretrained.export_file` (float16 variables), with its z bank."""
+        return cls(*pretrained.load_file(path))
+
     # --- input checks -----------------------------------------------------------------------------
 
     def _images(self, images: np.ndarray) -> tuple[np.ndarray, bool]:

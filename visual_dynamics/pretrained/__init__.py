@@ -8,8 +8,12 @@ z_bank.npz (the run's empirical z distribution, float16) and README.md (how it w
 scores). `export` writes such a folder from a training workdir:
 
     python experiments/export_pretrained.py --workdir=workdirs/shapes_small --name=shapes_small
+
+`export_file` packs the same content into one file (variables in float16, for a run's results to travel
+light, e.g. back from a lent GPU machine), `load_file` reads it: `Predictor.from_file(path)`.
 """
 
+import json
 import os
 
 import ml_collections
@@ -66,6 +70,32 @@ def export(config: ml_collections.ConfigDict, variables: dict, bank: ZBank, dire
     checkpointing.save_config(config, directory)
     save_variables(variables, directory)
     bank.save(directory, dtype=np.float16)
+
+
+def export_file(config: ml_collections.ConfigDict, variables: dict, bank: ZBank, path: str) -> None:
+    """Writes a run's config, variables and z bank, all but the config in float16, into the one
+    compressed file `path` (atomically). The config's data_dir is dropped."""
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.data_dir = None
+    arrays = {f"variables/{k}": np.asarray(v, np.float16)
+              for k, v in traverse_util.flatten_dict(variables, sep="/").items()}
+    arrays.update({"z_bank/z_mean": bank.z_mean.astype(np.float16),
+                   "z_bank/z_logvar": bank.z_logvar.astype(np.float16), "z_bank/step": np.int64(bank.step),
+                   "config": np.frombuffer(config.to_json().encode(), np.uint8)})
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+
+
+def load_file(path: str) -> tuple[ml_collections.ConfigDict, dict, ZBank]:
+    """(config, variables as float32, z bank as float32) of a file written by `export_file`."""
+    with np.load(path) as f:
+        config = ml_collections.ConfigDict(json.loads(f["config"].tobytes().decode()))
+        variables = traverse_util.unflatten_dict(
+            {k[len("variables/"):]: f[k].astype(np.float32) for k in f.files if k.startswith("variables/")},
+            sep="/")
+        bank = ZBank(f["z_bank/z_mean"].astype(np.float32), f["z_bank/z_logvar"].astype(np.float32),
+                     int(f["z_bank/step"]))
+    return config, variables, bank
 
 
 def load(name: str) -> tuple[ml_collections.ConfigDict, dict, ZBank]:
