@@ -77,7 +77,7 @@ PHASE_MINUTES = {"paper": {"export": 0.5, "fig5": 2.0, "applications": 1.0, "spe
                  "tiny": {"export": 0.05, "fig5": 0.3, "applications": 0.2, "speed": 0.3}}
 SPEED_FLAGS = {"paper": ["--cases=paper64", "--frameworks=jax,torch,torch_compile",
                          "--dtypes=float32,bfloat16", "--batch_sizes=32,64,128,256,512"],
-               "tiny": ["--cases=tiny", "--steps=1"]}
+               "tiny": ["--cases=tiny", "--steps=1", "--repeats=1", "--warmup=1"]}
 
 
 def _config_flags(variational: bool) -> list[str]:
