@@ -333,9 +333,10 @@ def train_phase(train: dict[str, list[str]], runs: dict[str, str], side_by_side:
                 continue
             stopped = run_all({name: command}, forwarded, stop_at=stop_at) or stopped
     if stopped:  # finish each stopped run at its saved step: nothing more trained, its z bank written
+        finished = _finished_runs(runs)
         for name, path in runs.items():
             step = checkpointing.newest_complete_step(path)
-            if step is not None:
+            if step is not None and name not in finished:
                 run_all({name: train[name] + [f"--config.num_train_steps={step}"]}, forwarded)
     return not stopped
 
