@@ -60,7 +60,7 @@ class Builder(reproducible.ReproducibleBuilder):
     def _sprites_dir(self, dl_manager: tfds.download.DownloadManager) -> str:
         """The folder of the sprites_<k>.mat files: from the manual folder if given, else downloaded."""
         try:
-            dl_manager.manual_dir
+            dl_manager.manual_dir  # raises when no manual folder was given
         except AssertionError:  # no manual folder was given (or it is empty): download
             return os.fspath(dl_manager.download_and_extract(URL) / sprites.SPRITES_DIR)
         return manual_release.release_root(self, dl_manager, ARCHIVE, sprites.is_sprites_dir,

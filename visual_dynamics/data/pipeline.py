@@ -79,9 +79,9 @@ def prepare(builder: tfds.core.DatasetBuilder, manual_dir: Optional[str] = None,
     when `beam_pipeline_options` are given (e.g. 'direct_num_workers=2,direct_running_mode=
     multi_processing'); then stores its content fingerprint beside it and returns it. `manual_dir` may
     name an archive itself: the one release to read of the several in its folder."""
-    if manual_dir and os.path.isfile(manual_dir):
-        manual_dir = builder.chosen_archive = os.path.abspath(manual_dir)
-        manual_dir = os.path.dirname(manual_dir)
+    if manual_dir and os.path.isfile(manual_dir):  # an archive picked among several in its folder
+        builder.chosen_archive = os.path.abspath(manual_dir)
+        manual_dir = os.path.dirname(builder.chosen_archive)
     config = tfds.download.DownloadConfig(
         manual_dir=manual_dir,
         beam_options=beam_options(beam_pipeline_options) if beam_pipeline_options else None)
