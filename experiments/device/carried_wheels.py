@@ -14,12 +14,12 @@ the index switched off: it fails if wheels.txt misses anything.
 """
 
 import os
-import re
 import subprocess
 import sys
 import tempfile
 
 from absl import app, flags
+from packaging.utils import canonicalize_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -37,14 +37,10 @@ flags.DEFINE_string("carried_dir", os.path.join(ROOT, ".whl"),
 FLAGS = flags.FLAGS
 
 
-def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def wheel_name(filename: str) -> tuple[str, str]:
-    """(normalized project name, version) of a wheel file name."""
+    """(canonical project name, version) of a wheel file name."""
     name, version = filename.split("-")[:2]
-    return normalized(name), version
+    return canonicalize_name(name), version
 
 
 def listed(path: str) -> list[str]:
