@@ -19,6 +19,7 @@ and fig10_latents.png.
   paper does not say how its AE was sampled.
 - Flow: for each test image, the flow of one of its 10 nearest training images (of the first
   --num_flow_train), chosen at random per sample.
+- fig5_kl_subset: the scene-fit KLs of the samples of the first --num_subset_images test images alone.
 """
 
 import json
@@ -45,6 +46,8 @@ flags.DEFINE_integer("num_truth", 50_000, "Exact draws of the generator's motion
 flags.DEFINE_integer("num_check", 50_000, "Generated pairs that validate the flow pipeline.")
 flags.DEFINE_integer("num_flow_train", 10_000, "Training pairs the Flow baseline retrieves from.")
 flags.DEFINE_integer("num_latent_pairs", 1_000, "Training pairs for Table 1 / Fig. 10.")
+flags.DEFINE_integer("num_subset_images", 50, "Also score each method on its samples of the first this "
+                     "many test images (fig5_kl_subset: what a re-check of an exported model compares).")
 flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
 FLAGS = flags.FLAGS
 
@@ -67,41 +70,6 @@ class Progress:
             elapsed = time.time() - self.start
             eta = f", ETA {elapsed * (total - done) / done:.0f} s" if 0 < done < total else ""
             print(f"  {self.what}: {done}/{total} ({elapsed:.0f} s{eta})", flush=True)
-
-
-def generated_pairs(spec, seed: int, count: int, progress: Progress) -> dict:
-    """`count` ground-truth pairs of the test generator (the first ones are the stored test split)."""
-    pairs = []
-    for i in range(count):
-        pairs.append(shapes.generate_pair(spec, shapes.example_rng(seed, "test", i)))
-        progress(i + 1, count)
-    keys = ("image", "next_image", "displacement") + shapes_motion.SCENE_KEYS
-    return {k: np.stack([p[k] for p in pairs]) for k in keys}
-
-
-def truth_motions(count: int, max_displacement: float, rng) -> np.ndarray:
-    """Exact draws of the generator's motion distribution: [count, 3, 2]."""
-    draws = rng.uniform(-max_displacement, max_displacement, (count, 2))
-    return np.stack([shapes.motion_of(dy, dx) for dy, dx in draws])
-
-
-def plot_histograms(motions: dict, path: str) -> None:
-    from visual_dynamics import visualization
-
-    methods = list(motions)
-    fig, axes = visualization.subplots(len(methods), 4, figsize=(10, 2.5 * len(methods)), squeeze=False)
-    extent = [-motion_metric.EXTENT, motion_metric.EXTENT] * 2
-    for row, method in enumerate(methods):
-        columns = motion_metric.column_samples(motions[method])
-        for col, name in enumerate(motion_metric.COLUMNS):
-            counts = motion_metric.histogram(columns[name])
-            ax = axes[row, col]
-            ax.imshow(np.log1p(counts.T), origin="lower", extent=extent, cmap="viridis")
-            ax.set_title(f"{method}: {name}", fontsize=8)
-            ax.set_xlabel("circle dy" if name == "circles_triangles" else "dx", fontsize=7)
-            ax.set_ylabel("triangle dy" if name == "circles_triangles" else "dy", fontsize=7)
-            ax.tick_params(labelsize=6)
-    visualization.save_figure(fig, path, dpi=110)
 
 
 def main(argv):
@@ -136,9 +104,10 @@ def main(argv):
                                                            "num_latent_pairs", "seed")},
                "smoothing_counts_per_bin": motion_metric.SMOOTHING}
 
-    truth = truth_motions(FLAGS.num_truth, spec.max_displacement, rng)
+    truth = shapes_motion.truth_motions(FLAGS.num_truth, spec.max_displacement, rng)
     print(f"Metric check: each motion measure on {FLAGS.num_check} generated ground-truth pairs", flush=True)
-    check = generated_pairs(spec, builder.builder_config.seed, FLAGS.num_check, Progress("generate"))
+    check = shapes_motion.generated_pairs(spec, builder.builder_config.seed, "test", FLAGS.num_check,
+                                          Progress("generate"))
     results["metric_check"] = {
         "pairs": FLAGS.num_check,
         "kl_exact_truth_same_count": motion_metric.kl_table(truth, check["displacement"])}
@@ -171,6 +140,12 @@ def main(argv):
                                                           rng)
     for key, measure in (("fig5_kl", "scene_fit"), ("fig5_kl_flow", "flow")):
         results[key] = {name: motion_metric.kl_table(truth, m[measure]) for name, m in motions.items()}
+    # The samples are image-major: the first images' are the first rows.
+    subset = min(FLAGS.num_subset_images, len(images)) * FLAGS.samples_per_image
+    results["fig5_kl_subset"] = {
+        "num_images": subset // FLAGS.samples_per_image, "samples_per_image": FLAGS.samples_per_image,
+        "num_truth": FLAGS.num_truth, "seed": FLAGS.seed,
+        "kl": {name: motion_metric.kl_table(truth, m["scene_fit"][:subset]) for name, m in motions.items()}}
 
     print(f"Latent statistics over {FLAGS.num_latent_pairs} training pairs", flush=True)
     batches = pipeline.first_batches(builder.as_data_source(split="train"), FLAGS.num_latent_pairs,
@@ -179,7 +154,7 @@ def main(argv):
     results["table1"] = latent_stats.latent_statistics(bank.z_mean, bank.z_logvar)
     latent_stats.plot_latents({f"z over {len(bank.z_mean)} training pairs": (bank.z_mean, bank.z_logvar)},
                               os.path.join(out, "fig10_latents.png"))
-    plot_histograms({"truth": truth, **{name: m["scene_fit"] for name, m in motions.items()}},
+    shapes_motion.plot_histograms({"truth": truth, **{name: m["scene_fit"] for name, m in motions.items()}},
                     os.path.join(out, "fig5_histograms.png"))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -4,14 +4,16 @@
   python experiments/export_pretrained.py --workdir=workdirs/shapes --file=shapes.npz   # one file, float16
 
 Writes config.json, variables.npz (parameters and BatchNorm statistics of the newest checkpoint, or
---step) and z_bank.npz (float16); then `Predictor.from_pretrained(name)` loads it. The folder's
-README.md (how the model was trained and what it scores) is written by hand. With --file, one file
-holds all of it, the variables in float16 (`Predictor.from_file` loads it).
+--step, as --dtype; in several files where one would pass 5 MiB) and z_bank.npz (float16, the first
+--bank_pairs of the run's bank); then `Predictor.from_pretrained(name)` loads it. The folder's README.md
+(how the model was trained and what it scores) is written by hand. With --file, one file under 14 MiB
+holds all of it, the variables in float16 and as many bank pairs as fit (`Predictor.from_file` loads it).
 """
 
 import os
 import sys
 
+import numpy as np
 from absl import app, flags
 
 flags.DEFINE_string("workdir", None, "A finished training run.", required=True)
@@ -19,6 +21,9 @@ flags.DEFINE_string("name", None, "Name of the shipped model (or give --file).")
 flags.DEFINE_string("file", None, "Write one file (float16 variables, z bank, config) instead of a folder.")
 flags.DEFINE_string("output_dir", None, "Default: visual_dynamics/pretrained/NAME.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
+flags.DEFINE_enum("dtype", "float32", ["float32", "float16"], "The folder's variables.")
+flags.DEFINE_integer("bank_pairs", None, "Ship the first this many pairs of the z bank (default: all).",
+                     lower_bound=1)
 FLAGS = flags.FLAGS
 
 
@@ -42,14 +47,22 @@ def main(argv):
     if bank.step != step:
         sys.exit(f"error: {FLAGS.workdir}/z_bank.npz was computed at step {bank.step}, not at the "
                  f"checkpoint's step {step}; finish the run (rerun its training command) first")
-    if FLAGS.file:
-        pretrained.export_file(config, variables, bank, FLAGS.file)
-        out, size = FLAGS.file, os.path.getsize(FLAGS.file)
-    else:
-        out = FLAGS.output_dir or os.path.join(pretrained.ROOT, FLAGS.name)
-        pretrained.export(config, variables, bank, out)
-        size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
-    print(f"Wrote {out} (step {step}, {size / 2 ** 20:.2f} MiB)")
+    run_pairs = len(bank.z_mean)
+    if FLAGS.bank_pairs:
+        bank = ZBank(bank.z_mean[:FLAGS.bank_pairs], bank.z_logvar[:FLAGS.bank_pairs], bank.step)
+    try:
+        if FLAGS.file:
+            pairs = pretrained.export_file(config, variables, bank, FLAGS.file)
+            out, size = FLAGS.file, os.path.getsize(FLAGS.file)
+        else:
+            out = FLAGS.output_dir or os.path.join(pretrained.ROOT, FLAGS.name)
+            pretrained.export(config, variables, bank, out, dtype=np.dtype(FLAGS.dtype))
+            pairs = len(bank.z_mean)
+            size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    print(f"Wrote {out} (step {step}, a z bank of {pairs} of the run's {run_pairs} pairs, "
+          f"{size / 2 ** 20:.2f} MiB)")
 
 
 if __name__ == "__main__":

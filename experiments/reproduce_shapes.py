@@ -407,6 +407,7 @@ def main(argv):
             results.keep(os.path.join(evaluation_dir, "fig5_histograms.png"))
             results.finish("fig5", time.time() - started, final=trained, fig5=fig5_rows(evaluation),
                            fig5_flow=fig5_rows(evaluation, "flow"), table1=evaluation["table1"],
+                           fig5_subset=evaluation["fig5_kl_subset"],
                            fig5_metric_check=evaluation["metric_check"])
         started = start("applications", "the applications (evaluate_applications.py) for the model and "
                                          "for the AE")

@@ -69,6 +69,70 @@ def test_float16_bank_draws_the_same_z(tmp_path):
     np.testing.assert_allclose(loaded.draw(key, 200), bank.draw(key, 200), rtol=2e-3, atol=2e-3)
 
 
+def _variables(rng, sizes) -> dict:
+    return {"params": {f"layer{i}": {"kernel": rng.normal(size=n).astype(np.float32)}
+                       for i, n in enumerate(sizes)}, "batch_stats": {"mean": np.ones(3, np.float32)}}
+
+
+def test_variables_over_one_file_split_into_shards_and_read_back(tmp_path):
+    variables = _variables(np.random.default_rng(0), (100_000, 100_000, 100_000))  # 200 kB each in float16
+    paths = pretrained.save_variables(variables, str(tmp_path), np.float16, max_file_bytes=450_000)
+    assert [os.path.basename(p) for p in paths] == ["variables-00000-of-00002.npz",
+                                                    "variables-00001-of-00002.npz"]
+    assert all(os.path.getsize(p) < 450_000 for p in paths)
+    as_float16 = jax.tree.map(lambda x: x.astype(np.float16).astype(np.float32), variables)
+    jax.tree.map(np.testing.assert_array_equal, pretrained.load_variables(str(tmp_path)), as_float16)
+    pretrained.save_variables(variables, str(tmp_path))  # one float32 file: no shard left behind
+    assert sorted(os.listdir(tmp_path)) == ["variables.npz"]
+    jax.tree.map(np.testing.assert_array_equal, pretrained.load_variables(str(tmp_path)), variables)
+    with pytest.raises(ValueError, match="variable params/layer0/kernel holds"):
+        pretrained.save_variables(variables, str(tmp_path), max_file_bytes=300_000)
+
+
+def test_travel_file_keeps_the_bank_pairs_that_fit_beside_the_variables(tmp_path):
+    rng = np.random.default_rng(0)
+    variables = _variables(rng, (50_000,))
+    bank = ZBank(*rng.normal(size=(2, 50, 40)).astype(np.float32), 3)
+    config = checkpointing.load_config(pretrained.folder("shapes_small"))
+    text_bytes = len(config.to_json().encode())  # data_dir is None there already
+    # Room for the float16 variables, the config and exactly 10 pairs (each 40 x 2 arrays x 2 bytes).
+    budget = 2 * (50_000 + 3) + text_bytes + 10 * 160 + 159
+    path = str(tmp_path / "model.npz")
+    assert pretrained.export_file(config, variables, bank, path, max_bytes=budget) == 10
+    assert os.path.getsize(path) <= budget
+    _, loaded, loaded_bank = pretrained.load_file(path)
+    np.testing.assert_array_equal(loaded_bank.z_mean, bank.z_mean[:10].astype(np.float16))
+    assert loaded["params"]["layer0"]["kernel"].dtype == np.float32
+    with pytest.raises(ValueError, match="no room for a z bank"):
+        pretrained.export_file(config, variables, bank, path, max_bytes=2 * 50_000)
+
+
+def test_the_paper_size_model_travels_and_ships_within_the_limits(tmp_path):
+    """The paper's network in float16 (12.6 MiB) leaves room for 110 bank pairs in a 14 MiB travel file,
+    and ships from it in files under 5 MiB, 16 MiB in all (random values: incompressible, as trained
+    weights nearly are)."""
+    from configs import shapes as shapes_config
+    from visual_dynamics import train_state
+
+    config = shapes_config.get_config("")
+    rng = np.random.default_rng(0)
+    shapes_ = train_state.variables_of(train_state.abstract_train_state(config))
+    variables = jax.tree.map(lambda x: rng.normal(size=x.shape).astype(np.float32), shapes_)
+    bank = ZBank(rng.normal(size=(1000, 3200)).astype(np.float32),
+                 rng.normal(size=(1000, 3200)).astype(np.float32), 20_000)
+    path = str(tmp_path / "model.npz")
+    assert pretrained.export_file(config, variables, bank, path) == 110
+    assert os.path.getsize(path) < 14 * 2 ** 20
+    pretrained.export(*pretrained.load_file(path), str(tmp_path / "shipped"), dtype=np.float16)
+    sizes = {n: os.path.getsize(tmp_path / "shipped" / n) for n in os.listdir(tmp_path / "shipped")}
+    assert max(sizes.values()) < 5 * 2 ** 20 and sum(sizes.values()) < 16 * 2 ** 20, sizes
+    assert len([n for n in sizes if n.startswith("variables-")]) > 1
+    _, shipped_variables, shipped_bank = pretrained.load_folder(str(tmp_path / "shipped"))
+    assert len(shipped_bank.z_mean) == 110
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b.astype(np.float16).astype(np.float32)),
+                 shipped_variables, variables)
+
+
 def test_export_round_trip_and_the_same_samples(tiny_run, tmp_path):
     workdir = tiny_run[0]
     out = tmp_path / "tiny_model"

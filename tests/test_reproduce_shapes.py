@@ -6,17 +6,21 @@ still leaves every finished phase's files there."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import ROOT
-from visual_dynamics import checkpointing, preemption
+from visual_dynamics import checkpointing, preemption, pretrained
 from visual_dynamics.predictor import Predictor
 
 SCRIPT = os.path.join(ROOT, "experiments", "device", "shapes_on_gpu.sh")
+FINISH = os.path.join(ROOT, "experiments", "device", "finish_on_cpu.py")
 PHASES = {"train", "fig5", "applications", "speed"}
 # What comes back from $OUT: at most 8 files of at most 16 MiB, named of letters, digits, '.', '_', '-'.
 MAX_FILES, MAX_BYTES, NAME = 8, 16 * 2 ** 20, re.compile(r"^[A-Za-z0-9._-]+$")
@@ -40,6 +44,36 @@ def _check_out(out) -> dict:
         assert NAME.match(name) and os.path.isfile(out / name) and os.path.getsize(out / name) <= MAX_BYTES
     with open(out / "results.json") as f:
         return json.load(f)
+
+
+def _check_finish_on_cpu(out, results: dict, tmp_path) -> None:
+    """finish_on_cpu.py on the returned folder: the shipped model, its re-check and the docs' rows."""
+    docs, shipped = tmp_path / "docs", tmp_path / "shipped"
+    os.makedirs(docs)
+    for page in ("results.md", "performance.md"):
+        shutil.copy(os.path.join(ROOT, "docs", page), docs)
+    finish = [sys.executable, FINISH, f"--output_dir={shipped}", f"--docs_dir={docs}"]
+    done = subprocess.run(finish + [f"--returned={out}"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {"config.json", "variables.npz", "z_bank.npz", "README.md", "example_input.png"} == set(
+        os.listdir(shipped))
+    assert all(os.path.getsize(shipped / name) < 5 * 2 ** 20 for name in os.listdir(shipped))
+    predictor = Predictor(*pretrained.load_folder(str(shipped)))
+    image = np.asarray(Image.open(shipped / "example_input.png"))
+    assert predictor.sample(image, 2, rng=0).shape == (2, 32, 32, 3)
+    page = (docs / "results.md").read_text()
+    model = results["fig5"]["model"]
+    assert "| ours: the model | " + " | ".join(f"{model[c]:.2f}" for c in model) + " |" in page
+    assert "Re-checked on the CPU: the shipped model" in page and results["date"] in page
+    assert "No GPU run has come back yet" not in page
+    assert results["machine"] in (docs / "performance.md").read_text()
+    # A folder that lacks the model: one line naming it, and the docs as they were.
+    os.remove(out / "model.npz")
+    before = (docs / "results.md").read_text()
+    failed = subprocess.run(finish + [f"--returned={out}"], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1 and failed.stderr.strip().splitlines()[-1] == (
+        f"error: {out}/model.npz is missing: the model did not come back")
+    assert (docs / "results.md").read_text() == before  # the rerun below exports model.npz again
 
 
 def test_device_script_stopped_by_sigterm_resumes_and_leaves_every_result_in_out(data_dir, tmp_path):
@@ -89,10 +123,13 @@ def test_device_script_stopped_by_sigterm_resumes_and_leaves_every_result_in_out
         predictor = Predictor.from_file(str(out / f"{name}.npz"))
         assert predictor.z_bank.step == steps and predictor.config.model.variational == (name == "model")
 
+    _check_finish_on_cpu(out, results, tmp_path)
+
     again = subprocess.run(_command(out, workdir, data_dir, f"--num_train_steps={steps}"), env=env,
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "=== phase" not in again.stdout  # every phase was finished
+    assert os.path.exists(out / "model.npz")
     assert _check_out(out)["phases"] == results["phases"]
 
 

@@ -24,6 +24,9 @@ def test_fixed_seed_gives_identical_data(textured):
     other = _examples(1, spec, seed=1)[0]
     assert not np.array_equal(other["image"], a[0]["image"])
     assert not np.array_equal(_examples(1, spec, split="test")[0]["image"], a[0]["image"])
+    validation = _examples(3, spec, split="validation")  # the held-out stream: in neither stored split
+    stored = [e["image"] for e in _examples(3, spec) + _examples(3, spec, split="test")]
+    assert not any(np.array_equal(v["image"], s) for v in validation for s in stored)
 
 
 def test_labels_follow_the_motion_rules():

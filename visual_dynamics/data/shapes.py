@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 CIRCLE, SQUARE, TRIANGLE = 0, 1, 2  # object_type values and label order
+SPLIT_STREAMS = {"train": 0, "test": 1, "validation": 2}  # the seed stream of each split's pairs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,5 +150,8 @@ def generate_pair(spec: ShapesSpec, rng: np.random.Generator,
 
 
 def example_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    """The generator for one example: a function of (seed, split, index) alone."""
-    return np.random.default_rng([seed, {"train": 0, "test": 1}[split], index])
+    """The generator for one example: a function of (seed, split, index) alone.
+
+    'validation' names pairs that are in neither stored split (the generator's own held-out pairs,
+    on which configs are chosen before the test images score the final one)."""
+    return np.random.default_rng([seed, SPLIT_STREAMS[split], index])

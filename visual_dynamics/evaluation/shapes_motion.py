@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from visual_dynamics.data import shapes
 from visual_dynamics.evaluation import motion_metric, scene_fit
 
 Progress = Optional[Callable[[int, int], None]]
@@ -60,7 +61,7 @@ def _repeat(scenes: dict, times: int) -> dict:
 
 
 def model_motions(predictor, images: np.ndarray, scenes: dict, samples_per_image: int, seed: int = 0,
-                  progress: Progress = None) -> dict:
+                  progress: Progress = None, measures: tuple[str, ...] = MEASURES) -> dict:
     """{measure: motions [N * M, 3, 2]} in `samples_per_image` sampled next frames of each image."""
     frames = []
     for i, image in enumerate(images):
@@ -69,7 +70,7 @@ def model_motions(predictor, images: np.ndarray, scenes: dict, samples_per_image
             progress(i + 1, len(images))
     frames = np.concatenate(frames)
     repeated = np.repeat(images, samples_per_image, axis=0)
-    return {m: measured_motions(repeated, frames, _repeat(scenes, samples_per_image), m) for m in MEASURES}
+    return {m: measured_motions(repeated, frames, _repeat(scenes, samples_per_image), m) for m in measures}
 
 
 def flow_baseline_motions(baseline, images: np.ndarray, scenes: dict, samples_per_image: int,
@@ -79,3 +80,43 @@ def flow_baseline_motions(baseline, images: np.ndarray, scenes: dict, samples_pe
     repeated = np.repeat(images, samples_per_image, axis=0)
     scenes = _repeat(scenes, samples_per_image)
     return {m: measured_motions(repeated, frames.reshape(repeated.shape), scenes, m) for m in MEASURES}
+
+
+def generated_pairs(spec: shapes.ShapesSpec, seed: int, split: str, count: int,
+                    progress: Progress = None) -> dict:
+    """The first `count` pairs of a split of the generator (of 'test': the stored test split first):
+    {'image', 'next_image': uint8 [N, S, S, 3], 'displacement': [N, 3, 2], and SCENE_KEYS}."""
+    pairs = []
+    for i in range(count):
+        pairs.append(shapes.generate_pair(spec, shapes.example_rng(seed, split, i)))
+        if progress:
+            progress(i + 1, count)
+    keys = ("image", "next_image", "displacement") + SCENE_KEYS
+    return {k: np.stack([p[k] for p in pairs]) for k in keys}
+
+
+def truth_motions(count: int, max_displacement: float, rng: np.random.Generator) -> np.ndarray:
+    """Exact draws of the generator's motion distribution: [count, 3, 2]."""
+    draws = rng.uniform(-max_displacement, max_displacement, (count, 2))
+    return np.stack([shapes.motion_of(dy, dx) for dy, dx in draws])
+
+
+def plot_histograms(motions: dict, path: str) -> None:
+    """Fig. 5's histograms: one row per {name: motions [N, 3, 2]}, one column per Fig. 5 column (log
+    counts)."""
+    from visual_dynamics import visualization
+
+    methods = list(motions)
+    fig, axes = visualization.subplots(len(methods), 4, figsize=(10, 2.5 * len(methods)), squeeze=False)
+    extent = [-motion_metric.EXTENT, motion_metric.EXTENT] * 2
+    for row, method in enumerate(methods):
+        columns = motion_metric.column_samples(motions[method])
+        for col, name in enumerate(motion_metric.COLUMNS):
+            counts = motion_metric.histogram(columns[name])
+            ax = axes[row, col]
+            ax.imshow(np.log1p(counts.T), origin="lower", extent=extent, cmap="viridis")
+            ax.set_title(f"{method}: {name}", fontsize=8)
+            ax.set_xlabel("circle dy" if name == "circles_triangles" else "dx", fontsize=7)
+            ax.set_ylabel("triangle dy" if name == "circles_triangles" else "dy", fontsize=7)
+            ax.tick_params(labelsize=6)
+    visualization.save_figure(fig, path, dpi=110)
