@@ -34,14 +34,17 @@ def object_motions(image: np.ndarray, next_image: np.ndarray, visible_mask: np.n
                    statistic=np.median) -> np.ndarray:
     """Each object's motion: `statistic` (median or mean) of the flow vectors inside its visible mask.
 
-    Returns float [3, 2] (dx, dy); NaN for an object with no visible pixel.
+    Returns float [3, 2] (dx, dy); NaN for an object with no visible pixel. With a tuple of T
+    statistics, [T, 3, 2] from one flow.
     """
     flow = dense_flow(image, next_image)
-    motions = np.full((len(visible_mask), 2), np.nan)
+    statistics = statistic if isinstance(statistic, tuple) else (statistic,)
+    motions = np.full((len(statistics), len(visible_mask), 2), np.nan)
     for k, mask in enumerate(visible_mask):
         if mask.any():
-            motions[k] = statistic(flow[mask.astype(bool)], axis=0)
-    return motions
+            inside = flow[mask.astype(bool)]
+            motions[:, k] = [s(inside, axis=0) for s in statistics]
+    return motions if isinstance(statistic, tuple) else motions[0]
 
 
 def column_samples(motions: np.ndarray) -> dict:

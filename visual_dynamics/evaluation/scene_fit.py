@@ -27,7 +27,8 @@ FINE = 32               # fitted shifts are multiples of 1/FINE px
 SEARCH = 6              # integer search radius, px (the generator's displacements reach 4)
 # Per round, the (half width, step) in px of each square grid of shifts tried around the current fit.
 ROUNDS = (((0.75, 0.25), (0.25, 1 / 16), (1 / 16, 1 / FINE)), ((1 / 8, 1 / FINE),))
-REACH = sum(half_width for stages in ROUNDS for half_width, _ in stages) + 1  # px a fit can move
+MOVE = sum(half_width for stages in ROUNDS for half_width, _ in stages)  # px a fit can move from its start
+REACH = MOVE  # px around an object's extent at its start that its window covers: all it can reach
 TIE = 1e-6              # costs within this fraction of the best count as equally good
 
 
@@ -43,12 +44,29 @@ def object_colours(image: np.ndarray, visible_mask: np.ndarray) -> np.ndarray:
     return colours
 
 
+def _counted(inside: np.ndarray, step: int, axis: int) -> np.ndarray:
+    """How many of the SUPERSAMPLE sample offsets 0, step, ..., (SUPERSAMPLE - 1) step from each fine
+    point along `axis` are inside (uint8 0/1 in): exact small integers, summed over slices (views, no
+    copies); FINE points shorter along `axis`."""
+    length = inside.shape[axis] - FINE
+    window = [slice(None)] * inside.ndim
+    parts = []
+    for i in range(SUPERSAMPLE):
+        window[axis] = slice(i * step, i * step + length)
+        parts.append(inside[tuple(window)])
+    total = parts[0] + parts[1]
+    for part in parts[2:]:
+        total += part
+    return total
+
+
 class _Coverage:
     """One object's coverage of the pixels of a window, at any shift that is a multiple of 1/FINE px.
 
-    The shape's indicator is evaluated once at FINE points a pixel, and counted over the generator's
-    SUPERSAMPLE x SUPERSAMPLE sample offsets; a pixel's coverage at a shift is then one entry of that
-    table of counts over SUPERSAMPLE ** 2, so each candidate shift costs a strided slice.
+    The shape's indicator is evaluated once at FINE points a pixel (a square's along each axis alone),
+    and counted over the generator's SUPERSAMPLE x SUPERSAMPLE sample offsets; a pixel's coverage at a
+    shift is then one entry of that table of counts over SUPERSAMPLE ** 2, so each candidate shift
+    costs one gather of the window's pixels, and its squared error two matrix-vector products.
     """
 
     def __init__(self, kind: int, centre: np.ndarray, half: float, size: int, start: np.ndarray):
@@ -56,32 +74,46 @@ class _Coverage:
         low = np.floor(centre + start - half - REACH).astype(int)
         high = np.ceil(centre + start + half + REACH).astype(int)
         (self.x0, self.y0), (self.x1, self.y1) = np.clip(low, 0, size), np.clip(high, 0, size)
-        margin, step = FINE * int(np.ceil(REACH)), FINE // SUPERSAMPLE
+        margin, step = int(np.ceil(MOVE * FINE)), FINE // SUPERSAMPLE  # fine steps a fit can move
         axes = []
         for first, last, offset, c in ((self.x0, self.x1, self.start[0], centre[0]),
                                        (self.y0, self.y1, self.start[1], centre[1])):
             fine = np.arange(FINE * first - margin - offset, FINE * last + margin - offset + FINE)
             axes.append((fine + step / 2) / FINE - c)
-        indicator = shapes._INSIDE[kind](axes[0][None, :].astype(np.float32),
-                                         axes[1][:, None].astype(np.float32), float(half))
-        # Count the sample offsets 0, step, ..., (SUPERSAMPLE - 1) step inside the shape along each axis:
-        # exact small integers (uint8, at most SUPERSAMPLE ** 2), summed over slices (views, no copies).
-        summed = indicator.view(np.uint8)
-        rows = summed.shape[0] - FINE
-        summed = sum(summed[i * step:i * step + rows] for i in range(SUPERSAMPLE))
-        columns = summed.shape[1] - FINE
-        summed = sum(summed[:, i * step:i * step + columns] for i in range(SUPERSAMPLE))
-        self.counts = summed  # of SUPERSAMPLE ** 2 samples, inside the shape
+        x, y = axes[0][None, :].astype(np.float32), axes[1][:, None].astype(np.float32)
+        if kind == shapes.SQUARE:  # inside along x and along y: the counts are the 1-D counts' product
+            inside_x, inside_y = np.abs(x) <= half, np.abs(y) <= half
+            summed = np.multiply(_counted(inside_y.view(np.uint8), step, axis=0),
+                                 _counted(inside_x.view(np.uint8), step, axis=1))
+        else:
+            inside = shapes._INSIDE[kind](x, y, float(half)).view(np.uint8)
+            summed = _counted(_counted(inside, step, axis=0), step, axis=1)
+        self.counts = summed.ravel()  # of SUPERSAMPLE ** 2 samples inside the shape, row-major
         self.margin = margin
-        self.shape = (self.y1 - self.y0, self.x1 - self.x0)
+        self.shape = h, w = (self.y1 - self.y0, self.x1 - self.x0)
+        self.width = summed.shape[1]
+        # Each window pixel's entry in `counts` at the start: pixels are FINE fine steps apart.
+        self.pixels = (FINE * np.arange(h)[:, None] * self.width + FINE * np.arange(w)[None, :]).ravel()
+
+    def counts_at(self, shifts: np.ndarray) -> np.ndarray:
+        """Samples inside the shape, of SUPERSAMPLE ** 2, of each window pixel at K shifts [K, 2]
+        (dx, dy) px: uint8 [K, h * w]."""
+        steps = np.round(np.asarray(shifts) * FINE).astype(int) - self.start
+        first = (self.margin - steps[:, 1]) * self.width + self.margin - steps[:, 0]  # [K]
+        return self.counts.take(first[:, None] + self.pixels[None, :])
 
     def at(self, shifts: np.ndarray) -> np.ndarray:
         """Coverage [K, h, w] of the window at K shifts [K, 2] (dx, dy) px."""
-        h, w = self.shape
-        steps = np.round(np.asarray(shifts) * FINE).astype(int) - self.start
-        rows = self.margin - steps[:, 1, None] + FINE * np.arange(h)[None]  # [K, h]
-        cols = self.margin - steps[:, 0, None] + FINE * np.arange(w)[None]  # [K, w]
-        return self.counts[rows[:, :, None], cols[:, None, :]] / np.float32(SUPERSAMPLE ** 2)
+        return self.counts_at(shifts).reshape(-1, *self.shape) / np.float32(SUPERSAMPLE ** 2)
+
+    def costs(self, shifts: np.ndarray, cross: np.ndarray, gain2: np.ndarray) -> np.ndarray:
+        """<c^2, gain2> - 2 <c, cross> for the window's coverage c at each of K shifts: [K].
+
+        cross, gain2: float32 [h, w]. As two matrix-vector products of the counts (c = counts / 16).
+        """
+        n = self.counts_at(shifts).astype(np.float32)
+        scale = np.float32(SUPERSAMPLE ** 2)
+        return (n * n) @ (gain2.ravel() / (scale * scale)) - (n @ (cross.ravel() * (2 / scale)))
 
 
 def _integer_start(image: np.ndarray, next_image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -117,9 +149,14 @@ def _fit(target: np.ndarray, start: np.ndarray, colours: np.ndarray, object_type
                  for k in visible}
     order = [k for k in np.argsort(depth) if k in visible]  # back to front
 
+    rendered = {}  # (object, its shift) -> its coverage of the image [S, S]: each fit moves one object
+
     def alpha(j: int, window) -> np.ndarray:
-        return shapes._coverage(shapes._INSIDE[int(object_type[j])], centre[j] + shifts[j],
-                                float(half_size[j]), size, SUPERSAMPLE)[window][..., None]
+        key = (j, *shifts[j])
+        if key not in rendered:
+            rendered[key] = shapes._coverage(shapes._INSIDE[int(object_type[j])], centre[j] + shifts[j],
+                                             float(half_size[j]), size, SUPERSAMPLE)
+        return rendered[key][window][..., None]
 
     for stages in ROUNDS:
         for k in order[::-1]:  # front first: it is the least hidden
@@ -142,9 +179,7 @@ def _fit(target: np.ndarray, start: np.ndarray, colours: np.ndarray, object_type
                 offsets = np.arange(-half_width, half_width + step / 2, step)
                 grid = np.stack(np.meshgrid(offsets, offsets), axis=-1).reshape(-1, 2)
                 candidates = np.round((shifts[k] + grid) * FINE) / FINE
-                c = cover.at(candidates)
-                costs = np.sum(c * c * gain2 - 2 * c * cross, axis=(1, 2))
-                shifts[k] = _best(candidates, costs)
+                shifts[k] = _best(candidates, cover.costs(candidates, cross, gain2))
     return shifts
 
 

@@ -29,7 +29,8 @@ def measured_motions(images: np.ndarray, next_images: np.ndarray, scenes: dict, 
 
     Args:
       scenes: {key: [N, ...]} for SCENE_KEYS (the flow measure reads only `visible_mask`).
-      measure: 'scene_fit' or 'flow' (with `statistic` of the flow vectors inside each mask).
+      measure: 'scene_fit' or 'flow' (with `statistic` of the flow vectors inside each mask; a tuple
+        of T statistics gives [N, T, 3, 2] from one flow per pair).
     The pairs are measured in parallel, in chunks, on a process (scene_fit: Python-bound) or a thread
     (flow: OpenCV releases the GIL) per CPU core; the result is the same as measuring them one by one.
     """
@@ -40,20 +41,30 @@ def measured_motions(images: np.ndarray, next_images: np.ndarray, scenes: dict, 
     elif measure == "scene_fit":
         measure_one = scene_fit.object_motions
         columns = (images, next_images, *(scenes[k] for k in SCENE_KEYS))
-        # Spawned, not forked: the parent may run JAX's threads, which a fork would copy mid-lock.
-        executor = concurrent.futures.ProcessPoolExecutor(os.cpu_count(),
-                                                          mp_context=multiprocessing.get_context("spawn"))
+        executor = _process_pool()
     else:
         raise ValueError(f"unknown motion measure {measure!r}; one of {MEASURES}")
-    motions = []
     with executor:
-        for start in range(0, len(images), CHUNK):
-            stop = start + CHUNK
-            chunksize = max(1, CHUNK // (4 * (os.cpu_count() or 1)))
-            motions.extend(executor.map(measure_one, *(c[start:stop] for c in columns), chunksize=chunksize))
-            if progress:
-                progress(min(stop, len(images)), len(images))
-    return np.stack(motions)
+        return np.stack(_chunked_map(executor, measure_one, columns, len(images), progress))
+
+
+def _process_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """A worker process per CPU core, spawned, not forked: the parent may run JAX's threads, which a
+    fork would copy mid-lock."""
+    spawn = multiprocessing.get_context("spawn")
+    return concurrent.futures.ProcessPoolExecutor(os.cpu_count(), mp_context=spawn)
+
+
+def _chunked_map(executor, function, columns, count: int, progress: Progress) -> list:
+    """[function(*row) for the rows of `columns`], in order, in chunks of CHUNK rows, with progress."""
+    results = []
+    for start in range(0, count, CHUNK):
+        stop = start + CHUNK
+        chunksize = max(1, CHUNK // (4 * (os.cpu_count() or 1)))
+        results.extend(executor.map(function, *(c[start:stop] for c in columns), chunksize=chunksize))
+        if progress:
+            progress(min(stop, count), count)
+    return results
 
 
 def _repeat(scenes: dict, times: int) -> dict:
@@ -84,15 +95,18 @@ def flow_baseline_motions(baseline, images: np.ndarray, scenes: dict, samples_pe
 
 def generated_pairs(spec: shapes.ShapesSpec, seed: int, split: str, count: int,
                     progress: Progress = None) -> dict:
-    """The first `count` pairs of a split of the generator (of 'test': the stored test split first):
-    {'image', 'next_image': uint8 [N, S, S, 3], 'displacement': [N, 3, 2], and SCENE_KEYS}."""
-    pairs = []
-    for i in range(count):
-        pairs.append(shapes.generate_pair(spec, shapes.example_rng(seed, split, i)))
-        if progress:
-            progress(i + 1, count)
+    """The first `count` pairs of a split of the generator (of 'test': the stored test split first),
+    generated in parallel: {'image', 'next_image': uint8 [N, S, S, 3], 'displacement': [N, 3, 2], and
+    SCENE_KEYS}."""
+    with _process_pool() as executor:
+        pairs = _chunked_map(executor, functools.partial(_generated_pair, spec, seed, split), (range(count),),
+                             count, progress)
     keys = ("image", "next_image", "displacement") + SCENE_KEYS
     return {k: np.stack([p[k] for p in pairs]) for k in keys}
+
+
+def _generated_pair(spec: shapes.ShapesSpec, seed: int, split: str, index: int) -> dict:
+    return shapes.generate_pair(spec, shapes.example_rng(seed, split, index))
 
 
 def truth_motions(count: int, max_displacement: float, rng: np.random.Generator) -> np.ndarray:
