@@ -148,6 +148,10 @@ def main(argv):
         base.unlock()
         base.data_dir = FLAGS.data_dir
         base.lock()
+    sampling = [row for row in FLAGS.rows if row in SAMPLING_ROWS]
+    if sampling and base.image_size != Predictor.from_pretrained("shapes_small").image_size:
+        sys.exit(f"error: the sampling rows ({', '.join(sampling)}) score the shipped shapes_small, of 64 px "
+                 f"pairs; the base config's are {base.image_size} px: leave them out of --rows")
     spec = shapes.ShapesSpec(image_size=base.image_size)
     rng = np.random.default_rng(FLAGS.seed)
     truth = shapes_motion.truth_motions(FLAGS.num_truth, spec.max_displacement, rng)
