@@ -74,6 +74,7 @@ class _Coverage:
         low = np.floor(centre + start - half - REACH).astype(int)
         high = np.ceil(centre + start + half + REACH).astype(int)
         (self.x0, self.y0), (self.x1, self.y1) = np.clip(low, 0, size), np.clip(high, 0, size)
+        self.size = size
         margin, step = int(np.ceil(MOVE * FINE)), FINE // SUPERSAMPLE  # fine steps a fit can move
         axes = []
         for first, last, offset, c in ((self.x0, self.x1, self.start[0], centre[0]),
@@ -106,6 +107,13 @@ class _Coverage:
         """Coverage [K, h, w] of the window at K shifts [K, 2] (dx, dy) px."""
         return self.counts_at(shifts).reshape(-1, *self.shape) / np.float32(SUPERSAMPLE ** 2)
 
+    def image_at(self, shift: np.ndarray) -> np.ndarray:
+        """Coverage [S, S] of the whole image at one shift [2] (dx, dy) px (0 outside the window, which
+        holds every pixel the object covers at a shift the fit reaches)."""
+        image = np.zeros((self.size, self.size), np.float32)
+        image[self.y0:self.y1, self.x0:self.x1] = self.at(shift[None])[0]
+        return image
+
     def costs(self, shifts: np.ndarray, cross: np.ndarray, gain2: np.ndarray) -> np.ndarray:
         """<c^2, gain2> - 2 <c, cross> for the window's coverage c at each of K shifts: [K].
 
@@ -126,6 +134,11 @@ def _integer_start(image: np.ndarray, next_image: np.ndarray, mask: np.ndarray) 
                             cv2.TM_SQDIFF, mask=weights)
     iy, ix = np.unravel_index(np.argmin(ssd), ssd.shape)
     return np.array([ix - SEARCH, iy - SEARCH], np.float64)
+
+
+def _on_grid(shift: np.ndarray) -> bool:
+    """Whether a shift is a multiple of 1/FINE px (its coverage is then an entry of the table)."""
+    return bool(np.all(shift * FINE == np.round(shift * FINE)))
 
 
 def _best(candidates: np.ndarray, costs: np.ndarray) -> np.ndarray:
@@ -154,8 +167,9 @@ def _fit(target: np.ndarray, start: np.ndarray, colours: np.ndarray, object_type
     def alpha(j: int, window) -> np.ndarray:
         key = (j, *shifts[j])
         if key not in rendered:
-            rendered[key] = shapes._coverage(shapes._INSIDE[int(object_type[j])], centre[j] + shifts[j],
-                                             float(half_size[j]), size, SUPERSAMPLE)
+            rendered[key] = coverages[j].image_at(shifts[j]) if _on_grid(shifts[j]) else shapes._coverage(
+                shapes._INSIDE[int(object_type[j])], centre[j] + shifts[j], float(half_size[j]), size,
+                SUPERSAMPLE)
         return rendered[key][window][..., None]
 
     for stages in ROUNDS:
