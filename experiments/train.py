@@ -5,7 +5,8 @@
   python experiments/train.py --dataset=shapes --config.batch_size=64 --config.learning_rate=3e-4
 
 --config=PATH[:VARIANT] loads a config file (default experiments/configs/shapes.py:small; variants:
-'' = the paper's sizes, 'small' = CPU-sized, 'tiny' = smoke test); --dataset=NAME[:VARIANT] is its
+'' = the paper's sizes, 'small' = CPU-sized, 'cpu' = 'small' with a full-size decoder and 20,000 steps,
+'tiny' = smoke test); --dataset=NAME[:VARIANT] is its
 short form for experiments/configs/NAME.py. Override entries with --config.KEY=VALUE either way.
 Rerunning with the same --workdir resumes from its newest checkpoint. SIGTERM or Ctrl-C saves a checkpoint
 of the step in flight and exits with status 75 (a second signal: at once, status 130).
