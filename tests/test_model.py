@@ -112,6 +112,22 @@ def test_z_size_ablation_adds_a_linear_layer_on_each_side_of_z():
         model_from_config(ablated)
 
 
+@pytest.mark.parametrize("dataset", ["shapes", "shapes_texture", "sprites", "exercise", "penn_action"])
+def test_every_variant_of_every_dataset_builds_a_network_whose_output_is_the_decoder_size(dataset):
+    import importlib
+
+    module = importlib.import_module(f"configs.{dataset}")  # experiments/configs (conftest's path)
+    for variant in configs.VARIANTS:
+        config = module.get_config(variant)
+        model = model_from_config(config)
+        x = jnp.zeros((1, config.image_size, config.image_size, 3))
+        z = jnp.zeros((1, latent_size(model)))
+        out, _ = jax.eval_shape(lambda: model.init_with_output(jax.random.PRNGKey(0), x, x, z, train=False))
+        side = config.model.decoder_size
+        assert out["v_hat"].shape == (1, side, side, 3), (dataset, variant)
+    assert module.get_config("cpu").model.decoder_size == module.get_config("cpu").image_size
+
+
 def test_geometry_errors_name_the_config_entry():
     config = configs.base_config("exercise", 128)
     config.image_size = 96
