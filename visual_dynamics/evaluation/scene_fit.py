@@ -28,7 +28,6 @@ SEARCH = 6              # integer search radius, px (the generator's displacemen
 # Per round, the (half width, step) in px of each square grid of shifts tried around the current fit.
 ROUNDS = (((0.75, 0.25), (0.25, 1 / 16), (1 / 16, 1 / FINE)), ((1 / 8, 1 / FINE),))
 MOVE = sum(half_width for stages in ROUNDS for half_width, _ in stages)  # px a fit can move from its start
-REACH = MOVE  # px around an object's extent at its start that its window covers: all it can reach
 TIE = 1e-6              # costs within this fraction of the best count as equally good
 
 
@@ -71,8 +70,8 @@ class _Coverage:
 
     def __init__(self, kind: int, centre: np.ndarray, half: float, size: int, start: np.ndarray):
         self.start = np.round(np.asarray(start) * FINE).astype(int)  # fine steps
-        low = np.floor(centre + start - half - REACH).astype(int)
-        high = np.ceil(centre + start + half + REACH).astype(int)
+        low = np.floor(centre + start - half - MOVE).astype(int)  # every pixel the fit can cover
+        high = np.ceil(centre + start + half + MOVE).astype(int)
         (self.x0, self.y0), (self.x1, self.y1) = np.clip(low, 0, size), np.clip(high, 0, size)
         self.size = size
         margin, step = int(np.ceil(MOVE * FINE)), FINE // SUPERSAMPLE  # fine steps a fit can move
