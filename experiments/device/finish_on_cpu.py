@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import zipfile
 
 import numpy as np
 from absl import app, flags
@@ -58,7 +59,7 @@ def read_returned(returned: str) -> tuple[dict, str]:
     return results, tables
 
 
-def test_pairs(config, count: int) -> dict:
+def generated_test_pairs(config, count: int) -> dict:
     """The first `count` pairs of the model's Shapes test split, regenerated (no dataset needed)."""
     from tfds_builders.shapes.shapes_dataset_builder import standard_configs
     from visual_dynamics.data import shapes
@@ -74,7 +75,7 @@ def recheck(predictor, subset: dict) -> dict:
     from visual_dynamics.data import shapes
     from visual_dynamics.evaluation import motion_metric, shapes_motion
 
-    pairs = test_pairs(predictor.config, subset["num_images"])
+    pairs = generated_test_pairs(predictor.config, subset["num_images"])
     rng = np.random.default_rng(subset["seed"])  # evaluate_shapes.py's first draws: the truth
     truth = shapes_motion.truth_motions(subset["num_truth"], shapes.ShapesSpec().max_displacement, rng)
     scenes = {key: pairs[key] for key in shapes_motion.SCENE_KEYS}
@@ -160,7 +161,8 @@ def model_readme(results: dict, name: str, markdown_tables: str, pairs: int, par
 def write_example_input(config, directory: str) -> None:
     from PIL import Image
 
-    Image.fromarray(test_pairs(config, 1)["image"][0]).save(os.path.join(directory, "example_input.png"))
+    image = generated_test_pairs(config, 1)["image"][0]
+    Image.fromarray(image).save(os.path.join(directory, "example_input.png"))
 
 
 def main(argv):
@@ -178,6 +180,8 @@ def main(argv):
         config, variables, bank = pretrained.load_file(os.path.join(FLAGS.returned, "model.npz"))
         out = FLAGS.output_dir or os.path.join(pretrained.ROOT, FLAGS.name)
         pretrained.export(config, variables, bank, out, dtype=np.float16)
+    except zipfile.BadZipFile as e:
+        sys.exit(f"error: {FLAGS.returned}/model.npz is not a complete export ({e}); copy it back again")
     except (ValueError, OSError) as e:
         sys.exit(f"error: {e}")
     parameters = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(variables["params"]))
