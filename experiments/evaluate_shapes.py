@@ -156,7 +156,7 @@ def main(argv):
     latent_stats.plot_latents({f"z over {len(bank.z_mean)} training pairs": (bank.z_mean, bank.z_logvar)},
                               os.path.join(out, "fig10_latents.png"))
     shapes_motion.plot_histograms({"truth": truth, **{name: m["scene_fit"] for name, m in motions.items()}},
-                    os.path.join(out, "fig5_histograms.png"))
+                                  os.path.join(out, "fig5_histograms.png"))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(json.dumps({k: results[k] for k in ("fig5_kl", "fig5_kl_flow", "table1")}, indent=2))
