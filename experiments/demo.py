@@ -1,6 +1,6 @@
 """What a trained model can show, one subcommand each; PNGs, GIFs and grids in an output folder.
 
-  python experiments/demo.py sample      --pretrained=shapes_small --image=a.png   # the shipped model
+  python experiments/demo.py sample      --pretrained=shapes_cpu --image=a.png     # the shipped model
   python experiments/demo.py sample      --workdir=W --image=a.png [--image=b.png] [--num_samples=8]
   python experiments/demo.py transfer    --workdir=W --source=s0.png --source_next=s1.png --image=t.png
   python experiments/demo.py extrapolate --workdir=W --image=a.png --next_image=a1.png [--steps=8]
@@ -53,7 +53,7 @@ def parse_args(argv):
         sub[name] = commands.add_parser(name, help=text.split(" (")[0].split(":")[0], description=text)
         model = sub[name].add_mutually_exclusive_group(required=True)
         model.add_argument("--workdir", help="A training workdir (config.json, checkpoints/, z_bank.npz).")
-        model.add_argument("--pretrained", help="A model shipped with the package, e.g. shapes_small.")
+        model.add_argument("--pretrained", help="A model shipped with the package, e.g. shapes_cpu.")
         sub[name].add_argument("--output_dir", help="Default: WORKDIR/demo/SUBCOMMAND, or "
                                "demo/PRETRAINED/SUBCOMMAND.")
         sub[name].add_argument("--step", type=int, help="Checkpoint step of --workdir (default: the newest).")

@@ -22,7 +22,7 @@ def test_notebook_executes(model, request, monkeypatch):
                    resources={"metadata": {"path": os.path.dirname(path)}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert any(("shapes_small: shapes, 64 px" if model == "shipped" else "z of") in o.get("text", "")
+    assert any(("shapes_cpu: shapes, 64 px" if model == "shipped" else "z of") in o.get("text", "")
                for o in outputs)
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(figures) >= 6  # samples, transfer, extrapolation, 2 sweeps, feature maps

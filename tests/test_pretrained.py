@@ -17,34 +17,39 @@ from visual_dynamics.predictor import Predictor
 from visual_dynamics.z_bank import ZBank
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    return Predictor.from_pretrained("shapes_small")
+SHIPPED = {"shapes_small": "small", "shapes_cpu": "cpu"}  # each shipped model and its config variant
+
+
+@pytest.fixture(scope="module", params=sorted(SHIPPED))
+def shipped(request):
+    return request.param, Predictor.from_pretrained(request.param)
 
 
 def test_shipped_model_loads_with_its_sizes(shipped):
     from configs import shapes as shapes_config
 
-    assert "shapes_small" in pretrained.available()
+    name, predictor = shipped
+    assert name in pretrained.available()
     def plain(config):  # tuples and lists compare equal
         return json.loads(json.dumps(config.to_dict()))
 
-    assert plain(shipped.config.model) == plain(shapes_config.get_config("small").model)
-    assert shipped.config.data_dir is None
-    assert shipped.latent_size == 800 and shipped.z_bank.z_mean.shape == (1000, 800)
-    assert shipped.z_bank.step == 20_000
-    folder = pretrained.folder("shapes_small")
+    assert plain(predictor.config.model) == plain(shapes_config.get_config(SHIPPED[name]).model)
+    assert predictor.config.data_dir is None
+    assert predictor.latent_size == 800 and predictor.z_bank.z_mean.shape == (1000, 800)
+    assert predictor.z_bank.step == 20_000
+    folder = pretrained.folder(name)
     assert sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)) < 5 * 2 ** 20
 
 
 def test_shipped_samples_move_circles_vertically_and_squares_horizontally(shipped):
     """§5.1: circles move along y only, squares along x only. Motions measured by the Fig. 5 flow
     metric in 20 samples of each of 12 generated test images."""
-    spec = shapes.ShapesSpec(image_size=shipped.image_size)
+    _, predictor = shipped
+    spec = shapes.ShapesSpec(image_size=predictor.image_size)
     motions = []
     for i in range(12):
         pair = shapes.generate_pair(spec, shapes.example_rng(123, "test", i))
-        for frame in shipped.sample(pair["image"], 20, rng=i):
+        for frame in predictor.sample(pair["image"], 20, rng=i):
             motions.append(motion_metric.object_motions(pair["image"], frame, pair["visible_mask"]))
     motions = np.abs(np.stack(motions))  # [N, object, (dx, dy)]
     circle_dx, circle_dy = np.nanmedian(motions[:, shapes.CIRCLE], axis=0)

@@ -69,7 +69,7 @@ class Predictor:
         return cls(saved, variables, bank)
 
     @classmethod
-    def from_pretrained(cls, name: str = "shapes_small") -> "Predictor":
+    def from_pretrained(cls, name: str = "shapes_cpu") -> "Predictor":
         """A model shipped with the package (`visual_dynamics.pretrained.available()` lists them),
         with its z bank; no network access.
 
