@@ -123,8 +123,7 @@ def test_the_paper_size_model_travels_and_ships_within_the_limits(tmp_path):
     rng = np.random.default_rng(0)
     shapes_ = train_state.variables_of(train_state.abstract_train_state(config))
     variables = jax.tree.map(lambda x: rng.normal(size=x.shape).astype(np.float32), shapes_)
-    bank = ZBank(rng.normal(size=(1000, 3200)).astype(np.float32),
-                 rng.normal(size=(1000, 3200)).astype(np.float32), 20_000)
+    bank = ZBank(*rng.normal(size=(2, 200, 3200)).astype(np.float32), 20_000)  # more pairs than fit
     path = str(tmp_path / "model.npz")
     assert pretrained.export_file(config, variables, bank, path) == 110
     assert os.path.getsize(path) < 14 * 2 ** 20

@@ -182,16 +182,16 @@ def test_fig5_ablation_scores_each_row_on_validation_pairs(data_dir, tmp_path):
                f"--config={os.path.join(ROOT, 'experiments', 'configs', 'shapes.py')}:tiny",
                f"--data_dir={data_dir}", "--config.num_train_steps=5", "--config.z_bank_size=16",
                "--num_images=4", "--samples_per_image=3", "--num_truth=500"]
-    done = subprocess.run(command + ["--rows=base,lambda_10"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command + ["--rows=base"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(tmp_path / "fig5_ablation.json") as f:
         rows = json.load(f)["rows"]
-    assert list(rows) == ["base", "lambda_10"]
+    assert list(rows) == ["base"]
     for row in rows.values():
         assert set(row["fig5_kl"]) == set(motion_metric.COLUMNS) and min(row["fig5_kl"].values()) > 0
         assert row["steps"] == 5 and row["parameters"] > 0 and row["train_seconds"] > 0
     table = (tmp_path / "fig5_ablation.md").read_text()
-    assert table.count("\n| `") == 2 and "λ = 10" in table
+    assert table.count("\n| `") == 1 and "shapes:small as shipped" in table
     assert (tmp_path / "fig5_ablation_histograms.png").stat().st_size > 0
     wrong = subprocess.run(command + ["--rows=base,prior"], capture_output=True, text=True, timeout=300)
     assert wrong.returncode == 1 and "leave them out of --rows" in wrong.stderr.strip().splitlines()[-1]

@@ -21,6 +21,7 @@ Progress = Optional[Callable[[int, int], None]]
 MEASURES = ("scene_fit", "flow")
 SCENE_KEYS = ("visible_mask", "object_type", "centre", "half_size", "depth")  # a Shapes example's scene
 CHUNK = 256
+PARALLEL_PAIRS = 1000  # fewer pairs are generated in this process: starting the workers costs ~1 s
 
 
 def measured_motions(images: np.ndarray, next_images: np.ndarray, scenes: dict, measure: str = "scene_fit",
@@ -45,7 +46,7 @@ def measured_motions(images: np.ndarray, next_images: np.ndarray, scenes: dict, 
     else:
         raise ValueError(f"unknown motion measure {measure!r}; one of {MEASURES}")
     with executor:
-        return np.stack(_chunked_map(executor, measure_one, columns, len(images), progress))
+        return np.stack(_chunked_map(executor.map, measure_one, columns, len(images), progress))
 
 
 def _process_pool() -> concurrent.futures.ProcessPoolExecutor:
@@ -55,13 +56,19 @@ def _process_pool() -> concurrent.futures.ProcessPoolExecutor:
     return concurrent.futures.ProcessPoolExecutor(os.cpu_count(), mp_context=spawn)
 
 
-def _chunked_map(executor, function, columns, count: int, progress: Progress) -> list:
-    """[function(*row) for the rows of `columns`], in order, in chunks of CHUNK rows, with progress."""
+def _map_here(function, *columns, chunksize: int = 1):
+    """The builtin map, in this process (an executor's map signature)."""
+    return map(function, *columns)
+
+
+def _chunked_map(map_, function, columns, count: int, progress: Progress) -> list:
+    """[function(*row) for the rows of `columns`] by `map_` (an executor's map), in order, in chunks of
+    CHUNK rows, with progress."""
     results = []
     for start in range(0, count, CHUNK):
         stop = start + CHUNK
         chunksize = max(1, CHUNK // (4 * (os.cpu_count() or 1)))
-        results.extend(executor.map(function, *(c[start:stop] for c in columns), chunksize=chunksize))
+        results.extend(map_(function, *(c[start:stop] for c in columns), chunksize=chunksize))
         if progress:
             progress(min(stop, count), count)
     return results
@@ -96,11 +103,14 @@ def flow_baseline_motions(baseline, images: np.ndarray, scenes: dict, samples_pe
 def generated_pairs(spec: shapes.ShapesSpec, seed: int, split: str, count: int,
                     progress: Progress = None) -> dict:
     """The first `count` pairs of a split of the generator (of 'test': the stored test split first),
-    generated in parallel: {'image', 'next_image': uint8 [N, S, S, 3], 'displacement': [N, 3, 2], and
-    SCENE_KEYS}."""
-    with _process_pool() as executor:
-        pairs = _chunked_map(executor, functools.partial(_generated_pair, spec, seed, split), (range(count),),
-                             count, progress)
+    generated on a process per core from PARALLEL_PAIRS pairs: {'image', 'next_image': uint8
+    [N, S, S, 3], 'displacement': [N, 3, 2], and SCENE_KEYS}."""
+    generate = functools.partial(_generated_pair, spec, seed, split)
+    if count < PARALLEL_PAIRS:
+        pairs = _chunked_map(_map_here, generate, (range(count),), count, progress)
+    else:
+        with _process_pool() as executor:
+            pairs = _chunked_map(executor.map, generate, (range(count),), count, progress)
     keys = ("image", "next_image", "displacement") + SCENE_KEYS
     return {k: np.stack([p[k] for p in pairs]) for k in keys}
 
