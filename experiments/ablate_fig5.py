@@ -90,11 +90,13 @@ def trained_row(config, workdir: str) -> dict:
     started = time.time()
     result = train.train_and_evaluate(config, workdir)
     cost_path = os.path.join(workdir, COST_FILE)
-    if not os.path.exists(cost_path):  # the first time this run is finished: its cost is this call's
+    if result.first_eval_recon is not None:  # trained from step 0 in this call: its cost is this call's
         with open(cost_path, "w") as f:
             json.dump({"train_seconds": time.time() - started, "steps": result.step}, f)
-    with open(cost_path) as f:
-        cost = json.load(f)
+    cost = {"steps": result.step}  # resumed from a stopped run without a cost file: its time is unknown
+    if os.path.exists(cost_path):
+        with open(cost_path) as f:
+            cost = json.load(f)
     params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(result.state.params))
     return {"test_recon": result.recon, "parameters": params, **cost}
 

@@ -71,6 +71,10 @@ def _shards(arrays: dict[str, np.ndarray], max_bytes: int) -> list[dict[str, np.
     return shards
 
 
+def _is_variables_file(name: str) -> bool:
+    return name == VARIABLES_FILE or (name.startswith("variables-") and name.endswith(".npz"))
+
+
 def save_variables(variables: dict, directory: str, dtype=np.float32,
                    max_file_bytes: int = SHIPPED_FILE_BYTES) -> list[str]:
     """Writes {'params', 'batch_stats'} as `dtype` into directory/variables.npz, or into as many
@@ -79,9 +83,8 @@ def save_variables(variables: dict, directory: str, dtype=np.float32,
     shards = _shards(flat, max_file_bytes)
     names = [VARIABLES_FILE] if len(shards) == 1 else [VARIABLES_SHARD.format(i, len(shards))
                                                        for i in range(len(shards))]
-    for name in os.listdir(directory):  # a re-export with another split leaves no stale shard
-        if name == VARIABLES_FILE or (name.startswith("variables-") and name.endswith(".npz")):
-            os.remove(os.path.join(directory, name))
+    for name in filter(_is_variables_file, os.listdir(directory)):  # no stale shard of another split
+        os.remove(os.path.join(directory, name))
     paths = []
     for name, shard in zip(names, shards):
         paths.append(os.path.join(directory, name))
@@ -92,8 +95,7 @@ def save_variables(variables: dict, directory: str, dtype=np.float32,
 
 def load_variables(directory: str) -> dict:
     """The variables written by `save_variables` (one file or its shards), as float32."""
-    names = sorted(n for n in os.listdir(directory) if n == VARIABLES_FILE
-                   or (n.startswith("variables-") and n.endswith(".npz")))
+    names = sorted(filter(_is_variables_file, os.listdir(directory)))
     flat = {}
     for name in names:
         with np.load(os.path.join(directory, name)) as f:
