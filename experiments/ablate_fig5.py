@@ -9,7 +9,8 @@ sampling row scores the shipped `shapes_small` (the base config at 20,000 steps)
 Every row is scored with the scene-fit measure on the generator's validation pairs (neither training nor
 test pairs: configs are chosen here, the test images score the final one), --samples_per_image sampled
 frames for each of --num_images images. Writes WORKDIR/fig5_ablation.json, fig5_ablation.md (the
-table) and fig5_ablation_histograms.png.
+table), fig5_ablation_histograms.png and the rows' motions (fig5_ablation_motions.npz); rows an earlier
+call scored with the same settings and base config stay in them, so rows can be run a few at a time.
 """
 
 import json
@@ -20,6 +21,7 @@ import time
 import numpy as np
 from absl import app, flags
 
+from visual_dynamics.atomic import atomic_path
 from visual_dynamics.config import PAPER_ENCODER_64, define_config_flag, parse_flags
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
@@ -54,9 +56,11 @@ SAMPLING_ROWS = {
     "bank_10000": ("the shipped model, a bank of 10,000 training pairs", 10_000),
 }
 COST_FILE = "training_cost.json"
+MOTIONS_FILE = "fig5_ablation_motions.npz"
 
 flags.DEFINE_string("workdir", "workdirs/fig5_ablation", "Root of the runs and the results.")
-flags.DEFINE_list("rows", list(TRAINING_ROWS) + list(SAMPLING_ROWS), "Rows to train (if needed) and score.")
+flags.DEFINE_list("rows", list(TRAINING_ROWS) + list(SAMPLING_ROWS),
+                  "Rows to train (if needed) and score; the other rows already in WORKDIR's table stay.")
 flags.DEFINE_string("data_dir", None, "Where the Shapes dataset is (prepared here if missing).")
 flags.DEFINE_integer("num_images", 100, "Validation images to sample from.")
 flags.DEFINE_integer("samples_per_image", 100, "Sampled next frames per image.")
@@ -121,6 +125,24 @@ def sampling_predictor(source, data_dir: str):
     return Predictor(shipped.config, shipped.variables, bank)
 
 
+def earlier_rows(workdir: str, scored_with: dict) -> tuple[dict, dict]:
+    """The rows and {row: motions [N, 3, 2]} an earlier call wrote to `workdir`, if it scored them with
+    the same settings and base config (`scored_with`); else none."""
+    results, motions_path = os.path.join(workdir, "fig5_ablation.json"), os.path.join(workdir, MOTIONS_FILE)
+    if not (os.path.exists(results) and os.path.exists(motions_path)):
+        return {}, {}
+    with open(results) as f:
+        earlier = json.load(f)
+    if {key: earlier.get(key) for key in scored_with} != json.loads(json.dumps(scored_with, default=str)):
+        print(f"Replacing the rows in {results}: they were scored with other settings or base config")
+        return {}, {}
+    with np.load(motions_path) as stored:
+        motions = {name: stored[name] for name in stored.files}
+    rows = {name: row for name, row in earlier["rows"].items()
+            if name in motions and (name in TRAINING_ROWS or name in SAMPLING_ROWS)}
+    return rows, {name: motions[name] for name in rows}
+
+
 def markdown_table(rows: dict) -> str:
     lines = ["| row | change | circles | squares | triangles | circles–triangles | test recon | parameters "
              "| training (2-core CPU) |", "|---|---|---|---|---|---|---|---|---|"]
@@ -161,7 +183,11 @@ def main(argv):
     scenes = {key: pairs[key] for key in shapes_motion.SCENE_KEYS}
     os.makedirs(FLAGS.workdir, exist_ok=True)
     out = os.path.join(FLAGS.workdir, "fig5_ablation.json")
-    rows, motions = {}, {"truth": truth}
+    scored_with = {"settings": {k: getattr(FLAGS, k) for k in ("num_images", "samples_per_image", "num_truth",
+                                                               "seed")},
+                   "base_config": base.to_dict() | {"data_dir": None}}
+    rows, motions = earlier_rows(FLAGS.workdir, scored_with)
+    order = list(TRAINING_ROWS) + list(SAMPLING_ROWS)
     for i, name in enumerate(FLAGS.rows):
         print(f"[{i + 1}/{len(FLAGS.rows)}] {name}", flush=True)
         try:
@@ -183,16 +209,18 @@ def main(argv):
         row["fig5_kl"] = motion_metric.kl_table(truth, measured)
         row["score_seconds"] = time.time() - started
         rows[name], motions[name] = row, measured
+        rows = {n: rows[n] for n in sorted(rows, key=order.index)}
         print(f"  {name}: " + " / ".join(f"{v:.2f}" for v in row["fig5_kl"].values())
               + f" ({row['score_seconds']:.0f} s)", flush=True)
-        with open(out, "w") as f:  # after every row, so that a stopped ablation keeps what it scored
-            json.dump({"settings": {k: getattr(FLAGS, k) for k in ("num_images", "samples_per_image",
-                                                                   "num_truth", "seed")},
-                       "base_config": base.to_dict() | {"data_dir": None}, "rows": rows}, f, indent=2,
-                      default=str)
+        # After every row, so that a stopped ablation keeps what it scored.
+        with atomic_path(os.path.join(FLAGS.workdir, MOTIONS_FILE)) as tmp:
+            np.savez(tmp, **motions)
+        with atomic_path(out) as tmp, open(tmp, "w") as f:
+            json.dump(scored_with | {"rows": rows}, f, indent=2, default=str)
     with open(os.path.join(FLAGS.workdir, "fig5_ablation.md"), "w") as f:
         f.write(markdown_table(rows))
-    shapes_motion.plot_histograms(motions, os.path.join(FLAGS.workdir, "fig5_ablation_histograms.png"))
+    shapes_motion.plot_histograms({"truth": truth} | {n: motions[n] for n in rows},
+                                  os.path.join(FLAGS.workdir, "fig5_ablation_histograms.png"))
     print(markdown_table(rows))
     print(f"Wrote {out}, fig5_ablation.md, fig5_ablation_histograms.png")
 

@@ -193,5 +193,13 @@ def test_fig5_ablation_scores_each_row_on_validation_pairs(data_dir, tmp_path):
     table = (tmp_path / "fig5_ablation.md").read_text()
     assert table.count("\n| `") == 1 and "shapes:small as shipped" in table
     assert (tmp_path / "fig5_ablation_histograms.png").stat().st_size > 0
+    # A later call adds its rows to the table; the earlier call's rows stay as they were scored.
+    later = subprocess.run(command + ["--rows=lambda_10"], capture_output=True, text=True, timeout=600)
+    assert later.returncode == 0, later.stderr[-3000:]
+    with open(tmp_path / "fig5_ablation.json") as f:
+        both = json.load(f)["rows"]
+    assert list(both) == ["base", "lambda_10"] and both["base"] == rows["base"]
+    assert both["lambda_10"]["overrides"] == {"recon_weight": "10.0"}
+    assert (tmp_path / "fig5_ablation.md").read_text().count("\n| `") == 2
     wrong = subprocess.run(command + ["--rows=base,prior"], capture_output=True, text=True, timeout=300)
     assert wrong.returncode == 1 and "leave them out of --rows" in wrong.stderr.strip().splitlines()[-1]
