@@ -25,7 +25,7 @@ def main():
     args = parser.parse_args()
     config = shapes.get_config("" if args.variant == "paper" else args.variant)
     builder = pipeline.prepared_builder(config.dataset, config.builder_config, config.data_dir)
-    batches = pipeline.train_batches(builder.as_data_source(split="train"), config.batch_size, seed=0)
+    batches = pipeline.train_batches(pipeline.SplitSource(builder, "train"), config.batch_size, seed=0)
     next(batches)  # start the reader threads
     start = time.perf_counter()
     for _ in range(args.batches):

@@ -23,6 +23,7 @@ from absl import app, flags
 
 from visual_dynamics.atomic import atomic_path
 from visual_dynamics.config import PAPER_ENCODER_64, define_config_flag, parse_flags
+from visual_dynamics.errors import exit_on_one_line_errors
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 SMALL_ENCODER = tuple((ch // 4, pad, pool) for ch, pad, pool in PAPER_ENCODER_64)
@@ -120,7 +121,7 @@ def sampling_predictor(source, data_dir: str):
     elif isinstance(source, int):
         config = shipped.config
         builder = pipeline.prepared_builder(config.dataset, config.builder_config, data_dir)
-        batches = pipeline.first_batches(builder.as_data_source(split="train"), source, config.batch_size)
+        batches = pipeline.first_batches(pipeline.SplitSource(builder, "train"), source, config.batch_size)
         bank = compute_z_bank(shipped.inference, shipped.variables, batches, source, step=bank.step)
     return Predictor(shipped.config, shipped.variables, bank)
 
@@ -226,4 +227,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(exit_on_one_line_errors(main), flags_parser=parse_flags)

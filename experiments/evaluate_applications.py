@@ -19,6 +19,8 @@ import sys
 
 from absl import app, flags
 
+from visual_dynamics.errors import exit_on_one_line_errors
+
 flags.DEFINE_string("workdir", None, "A finished training run.", required=True)
 flags.DEFINE_string("ae_workdir", None, "A finished run of the same config with "
                     "--config.model.variational=False (the paper's AE baseline).")
@@ -32,7 +34,7 @@ FLAGS = flags.FLAGS
 
 
 def analogy_results(predictor, builder) -> dict:
-    from visual_dynamics.data import shapes
+    from visual_dynamics.data import pipeline, shapes
     from visual_dynamics.evaluation import analogy
 
     dataset = predictor.config.dataset
@@ -43,7 +45,7 @@ def analogy_results(predictor, builder) -> dict:
                                                                            FLAGS.num_analogies))
         return {"mse": analogy.mean_squared_errors(predicted), "count": len(predicted["truth"])}
     if dataset == "sprites":
-        source = builder.as_data_source(split="test")
+        source = pipeline.SplitSource(builder, "test")
         items = analogy.sprites_analogies(source[i] for i in range(len(source)))
         predicted = analogy.predictions(predictor, items)
         return {"table2": analogy.sprites_table(predicted, items["action"]),
@@ -70,7 +72,7 @@ def main(argv):
     results = {"workdir": FLAGS.workdir, "dataset": predictor.config.dataset}
     print("Analogies ...", flush=True)
     results["analogy"] = analogy_results(predictor, builder)
-    pairs = pipeline.first_examples(builder.as_data_source(split="test"), FLAGS.num_pairs)
+    pairs = pipeline.first_examples(pipeline.SplitSource(builder, "test"), FLAGS.num_pairs)
     images, next_images = pairs["image"], pairs["next_image"]
     scores = {}
     for name, model in (("ours", predictor), ("ae", ae)):
@@ -81,7 +83,7 @@ def main(argv):
                                                        ns=_ns())
     if FLAGS.num_flow_train:
         print(f"Flow baseline: flows of {FLAGS.num_flow_train} training pairs ...", flush=True)
-        train_pairs = pipeline.first_examples(builder.as_data_source(split="train"), FLAGS.num_flow_train)
+        train_pairs = pipeline.first_examples(pipeline.SplitSource(builder, "train"), FLAGS.num_flow_train)
         baseline = flow_baseline.FlowBaseline(train_pairs["image"], train_pairs["next_image"])
         frames = baseline.sample(images, FLAGS.num_samples, np.random.default_rng(0))
         scores["flow"] = sample_quality.frame_scores(frames, next_images, predictor.image_size, ns=_ns())
@@ -102,4 +104,4 @@ def _ns() -> tuple:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(exit_on_one_line_errors(main))

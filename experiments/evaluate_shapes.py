@@ -31,6 +31,7 @@ import numpy as np
 from absl import app, flags
 
 from visual_dynamics.data import shapes
+from visual_dynamics.errors import exit_on_one_line_errors
 from visual_dynamics.evaluation import flow_baseline, latent_stats, motion_metric, shapes_motion
 
 flags.DEFINE_string("workdir", None, "A finished Shapes run (or --pretrained).")
@@ -95,7 +96,7 @@ def main(argv):
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(FLAGS.seed)
     spec = shapes.ShapesSpec(image_size=builder.builder_config.image_size)
-    test = pipeline.first_examples(builder.as_data_source(split="test"), FLAGS.num_test_images,
+    test = pipeline.first_examples(pipeline.SplitSource(builder, "test"), FLAGS.num_test_images,
                                    keys=("image",) + shapes_motion.SCENE_KEYS)
     results = {"workdir": FLAGS.workdir, "pretrained": FLAGS.pretrained,
                "paper": {"fig5": PAPER_FIG5, "table1": PAPER_TABLE1},
@@ -134,7 +135,7 @@ def main(argv):
             motions[name] = shapes_motion.model_motions(model, images, scenes, FLAGS.samples_per_image,
                                                         FLAGS.seed, Progress(name))
     print(f"Flow baseline: flows of {FLAGS.num_flow_train} training pairs", flush=True)
-    train_pairs = pipeline.first_examples(builder.as_data_source(split="train"), FLAGS.num_flow_train)
+    train_pairs = pipeline.first_examples(pipeline.SplitSource(builder, "train"), FLAGS.num_flow_train)
     baseline = flow_baseline.FlowBaseline(train_pairs["image"], train_pairs["next_image"],
                                        progress=Progress("training flows"))
     motions["flow"] = shapes_motion.flow_baseline_motions(baseline, images, scenes, FLAGS.samples_per_image,
@@ -149,7 +150,7 @@ def main(argv):
         "kl": {name: motion_metric.kl_table(truth, m["scene_fit"][:subset]) for name, m in motions.items()}}
 
     print(f"Latent statistics over {FLAGS.num_latent_pairs} training pairs", flush=True)
-    batches = pipeline.first_batches(builder.as_data_source(split="train"), FLAGS.num_latent_pairs,
+    batches = pipeline.first_batches(pipeline.SplitSource(builder, "train"), FLAGS.num_latent_pairs,
                                      predictor.config.batch_size)
     bank = compute_z_bank(predictor.inference, predictor.variables, batches, FLAGS.num_latent_pairs, step=0)
     results["table1"] = latent_stats.latent_statistics(bank.z_mean, bank.z_logvar)
@@ -164,4 +165,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(exit_on_one_line_errors(main))

@@ -87,14 +87,14 @@ def main(argv):
         distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                                FLAGS.heartbeat_timeout_seconds)
     from visual_dynamics import preemption, train
-    from visual_dynamics.data.pipeline import DatasetNotPreparedError
+    from visual_dynamics.errors import OneLineError
 
     config, workdir = chosen_config(), FLAGS.workdir or default_workdir()
     if jax.process_index() == 0:
         print(config.to_json_best_effort(indent=2), flush=True)
     try:
         results = train.train_and_evaluate(config, workdir)
-    except DatasetNotPreparedError as e:
+    except OneLineError as e:  # a busy workdir, an unprepared or damaged dataset, a full disk
         sys.exit(f"error: {e}")
     except preemption.TrainingStopped as e:
         print(e, flush=True)

@@ -170,9 +170,10 @@ def exercise_frame(sequence: str, t: int, size: int = 140) -> np.ndarray:
     return frame
 
 
-def _png(image: np.ndarray) -> bytes:
+def encode(image: np.ndarray, image_format: str = "PNG") -> bytes:
+    """uint8 [H, W, 3] -> the bytes of an image file (PNG: lossless; JPEG: at quality 95)."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    Image.fromarray(image).save(buffer, format=image_format, quality=95)
     return buffer.getvalue()
 
 
@@ -193,7 +194,7 @@ def write_exercise_zip(path: str, layout: str = "sequences", top: str = "exercis
                 for sequence, count in sequences.items():
                     truth[sequence] = np.stack([exercise_frame(sequence, t) for t in range(count)])
                     for t in range(count):
-                        archive.writestr(f"{top}{split}/{sequence}/{t + 1}.png", _png(truth[sequence][t]))
+                        archive.writestr(f"{top}{split}/{sequence}/{t + 1}.png", encode(truth[sequence][t]))
             return truth
         for split, prefixes in (pairs or EXERCISE_PAIRS).items():
             if layout == "pair_lists":
@@ -204,7 +205,7 @@ def write_exercise_zip(path: str, layout: str = "sequences", top: str = "exercis
                     continue
                 truth[prefix] = pair
                 for suffix, image in zip(("_im1.png", "_im2.png"), pair):
-                    archive.writestr(f"{top}{prefix}{suffix}", _png(image))
+                    archive.writestr(f"{top}{prefix}{suffix}", encode(image))
     return truth
 
 

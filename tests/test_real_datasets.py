@@ -336,6 +336,59 @@ def test_exercise_release_unknown_layout_and_corrupt_zip(tmp_path):
     assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
 
 
+def test_exercise_jpeg_pairs_nested_one_folder_per_video_with_a_val_split(tmp_path):
+    """Pair names with another extension (any case), one folder per video, are pairs, never frames of a
+    sequence (which would pair frames of two pairs); val/ is the validation split."""
+    layout = {"train": {"vid1": ["a", "b"], "vid2": ["c"]}, "test": {"vid3": ["d", "e"]},
+              "val": {"vid4": ["f"]}}
+    truth = {}
+    with zipfile.ZipFile(tmp_path / "exercise_dataset.zip", "w") as z:
+        for split, clips in layout.items():
+            for clip, names in clips.items():
+                for name in names:
+                    prefix = f"{split}/{clip}/{name}"
+                    pair = [dummy_releases.exercise_frame(prefix, t, 96)[:, :96] for t in (0, 1)]
+                    encoded = [dummy_releases.encode(image, "JPEG") for image in pair]
+                    truth[prefix] = [frames.decode_image(data, prefix) for data in encoded]
+                    z.writestr(f"exercise/{prefix}_im1.jpg", encoded[0])
+                    z.writestr(f"exercise/{prefix}_IM2.JPG", encoded[1])
+    data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    counts = {split: len(examples) for split, examples in data.items()}
+    assert counts == {"train": 3, "test": 2, "validation": 1}
+    for e in data["train"] + data["test"] + data["validation"]:
+        image, next_image = truth[e["video"].decode()]
+        np.testing.assert_array_equal(e["image"], _as_stored(image))
+        np.testing.assert_array_equal(e["next_image"], _as_stored(next_image))
+
+
+def test_exercise_sequences_with_a_val_folder(tmp_path):
+    with zipfile.ZipFile(tmp_path / "exercise_dataset.zip", "w") as z:
+        for split, count in (("train", 4), ("test", 3), ("val", 3)):
+            for t in range(count):
+                z.writestr(f"{split}/seq_{split}/{t + 1}.png", dummy_releases.encode(
+                    dummy_releases.exercise_frame(split, t)))
+    data = build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    counts = {split: len(examples) for split, examples in data.items()}
+    assert counts == {"train": 3, "test": 2, "validation": 2}
+    assert {e["video"].decode() for e in data["validation"]} == {"seq_val"}
+
+
+@pytest.mark.parametrize("extra", ["train/seq_x/1.png", "train.txt"])
+def test_exercise_release_that_fits_two_layouts_stops_with_what_it_holds(tmp_path, extra):
+    """Pair files beside sequence frames, or split lists beside sequence frames: nothing is guessed."""
+    archive = str(tmp_path / "exercise_dataset.zip")
+    dummy_releases.write_exercise_zip(archive, "pair_folders" if extra.endswith(".png") else "sequences",
+                                      top="")
+    content = dummy_releases.encode(dummy_releases.exercise_frame("x", 0)) if extra.endswith(".png") \
+        else "train/seq_a/1\n"
+    with zipfile.ZipFile(archive, "a") as z:
+        z.writestr(extra, content)
+        z.writestr(extra.replace("train", "test").replace("seq_x/1", "seq_y/1"), z.read(extra))
+    with pytest.raises(source_files.SourceDataError, match=r"two layouts \(.+ and sequences\).*It holds"):
+        build("exercise", "size_64", str(tmp_path), str(tmp_path / "out"))
+    assert_not_prepared("exercise", "size_64", str(tmp_path / "out"))
+
+
 # --- Exercise: the user's own videos --------------------------------------------------------------
 
 def global_shift(image: np.ndarray, other: np.ndarray) -> float:

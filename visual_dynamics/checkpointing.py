@@ -3,12 +3,21 @@
 Layout: workdir/config.json, workdir/checkpoints/<step>/ (written atomically by Orbax: into a
 temporary folder, renamed when complete), workdir/z_bank.npz.
 
+Accidents lose nothing: a checkpoint that cannot be read is skipped for the newest readable one, and set
+aside by training in workdir/damaged_checkpoints/<step>/ (never deleted); a save that finds the disk full
+stops with one line, its partial folder removed and every earlier checkpoint kept.
+
 Restoring needs the model and the train state only: no training loop, logging or dataset code.
 """
 
+import contextlib
+import errno
 import json
+import logging
 import os
-from typing import Optional, Sequence
+import shutil
+import sys
+from typing import Iterator, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -17,16 +26,54 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from visual_dynamics.atomic import atomic_path
+from visual_dynamics.errors import OneLineError, short_reason
 from visual_dynamics.train_state import abstract_train_state, variables_of
 
 CONFIG_FILE = "config.json"
+DAMAGED_FOLDER = "damaged_checkpoints"
+PARTIAL_SAVE_MARK = ".orbax-checkpoint-tmp"  # in the name of a save Orbax has not finished
 # config.model entries of earlier versions, dropped when a saved config is read: none of them changed
 # the network's parameters or outputs (conv_weight_grad chose how CPU weight gradients were computed).
 RETIRED_MODEL_KEYS = ("conv_weight_grad",)
 
 
-class NoCheckpointError(FileNotFoundError):
-    """A directory that should hold a checkpoint holds none."""
+class NoCheckpointError(OneLineError, FileNotFoundError):
+    """A directory that should hold a checkpoint holds none, or none that can be read."""
+
+
+class DiskFullError(OneLineError):
+    """The disk filled while a checkpoint was saved; earlier checkpoints are intact."""
+
+
+class _DiskFullReports(logging.Filter):
+    """Silences the reports of a full disk by Orbax's writer threads, since `save` and `wait_for_save`
+    raise `DiskFullError`, which says it in one line: their error logs (absl's and asyncio's, with
+    tracebacks) and, once one was seen, the 'Exception ignored' report of each TensorStore write still in
+    flight to Orbax's closed event loop (only those)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not ("No space left on device" in record.getMessage() or _is_disk_full(error)):
+            return True
+        if not self.seen:
+            self.seen, previous = True, sys.unraisablehook
+
+            def hook(unraisable) -> None:
+                if not (isinstance(unraisable.exc_value, RuntimeError)
+                        and str(unraisable.exc_value) == "Event loop is closed"):
+                    previous(unraisable)
+
+            sys.unraisablehook = hook
+        return False
+
+
+_DISK_FULL_REPORTS = _DiskFullReports()
+for _logger in ("absl", "asyncio"):
+    logging.getLogger(_logger).addFilter(_DISK_FULL_REPORTS)
 
 
 def checkpoint_manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
@@ -73,15 +120,90 @@ def _replicated_sharding() -> jax.sharding.NamedSharding:
 
 
 def save(manager: ocp.CheckpointManager, step: int, state) -> None:
-    """Starts an (asynchronous, atomic) save of an unreplicated train state.
+    """Starts an (asynchronous, atomic) save of an unreplicated train state, after checking that the
+    disk has room for it.
 
     Every process calls it with the same state: the leaves become arrays replicated over all devices of
     all processes, which Orbax writes once, whatever the process count.
+
+    Raises:
+      DiskFullError: the disk has less room than a checkpoint needs, or filled during this save or the
+        previous one (whose partial folder is then removed).
     """
+    folder = str(manager.directory)
+    needed = _save_size(folder, state)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise _disk_full(folder, step, free, needed)
     sharding = _replicated_sharding()
     replicated = jax.tree.map(
         lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda _, x=x: np.asarray(x)), state)
-    manager.save(step, args=ocp.args.StandardSave(replicated))
+    with _disk_full_as_error(folder, step, needed):
+        manager.save(step, args=ocp.args.StandardSave(replicated))
+
+
+def wait_for_save(manager: ocp.CheckpointManager, step: int, state) -> None:
+    """Waits until the save of `state` at `step`, started by `save`, is complete.
+
+    Raises:
+      DiskFullError: the disk filled during it (its partial folder is then removed).
+    """
+    folder = str(manager.directory)
+    with _disk_full_as_error(folder, step, _save_size(folder, state)):
+        manager.wait_until_finished()
+
+
+def _save_size(folder: str, state) -> int:
+    """Bytes a save of `state` takes: what the newest complete checkpoint took, or the state's arrays."""
+    step = newest_complete_step(os.path.dirname(folder))
+    if step is None:
+        return sum(np.asarray(x).nbytes for x in jax.tree.leaves(state))
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(os.path.join(folder, str(step))) for name in names)
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from, says the disk is full (an OSError's ENOSPC, or
+    TensorStore's text of it)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _disk_full(folder: str, step: int, free: int, needed: int) -> DiskFullError:
+    """The one-line error for a save of `step` that finds `free` bytes where it needs `needed`; removes
+    the partial save folders first."""
+    for name in os.listdir(folder):
+        if PARTIAL_SAVE_MARK in name:
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+    kept = newest_complete_step(os.path.dirname(folder))
+    resume = f"resume from step {kept}" if kept is not None else "start again from step 0"
+    return DiskFullError(
+        f"the disk is full: saving the checkpoint of step {step} in {folder} needs about "
+        f"{_size_text(needed)} and {_size_text(free)} are free. No earlier checkpoint was touched (partial "
+        f"save removed); free some space, then rerun the same command to {resume}.")
+
+
+def _size_text(size: int) -> str:
+    """A byte count to read: '504 KiB', '3.2 MiB', '1.2 GiB'."""
+    if size < 2**20:
+        return f"{size / 2**10:.0f} KiB"
+    return f"{size / 2**20:.1f} MiB" if size < 2**30 else f"{size / 2**30:.1f} GiB"
+
+
+@contextlib.contextmanager
+def _disk_full_as_error(folder: str, step: int, needed: int) -> Iterator[None]:
+    """Turns a full disk met while saving into `DiskFullError` (partial save removed)."""
+    try:
+        yield
+    except Exception as e:  # pylint: disable=broad-except  (Orbax wraps the OSError in its own errors)
+        if not _is_disk_full(e):
+            raise
+        raise _disk_full(folder, step, shutil.disk_usage(folder).free, needed) from None
 
 
 def restore(manager: ocp.CheckpointManager, step: int, abstract_state):
@@ -94,30 +216,67 @@ def restore(manager: ocp.CheckpointManager, step: int, abstract_state):
     return jax.tree.map(lambda x: x.addressable_data(0), restored)
 
 
-def restore_latest(manager: ocp.CheckpointManager, abstract_state):
-    """(state, step) of the newest checkpoint, or (None, 0) when there is none."""
-    step = manager.latest_step()
-    if step is None:
-        return None, 0
-    return restore(manager, step, abstract_state), step
+def restore_newest_readable(workdir: str, abstract_state, set_aside: bool):
+    """(state, step) of the newest checkpoint in workdir that can be read, or (None, 0) when there is
+    none. Each newer one that cannot be read (truncated, partly copied) is said in one line and, if
+    `set_aside`, moved to workdir/damaged_checkpoints/ so that training never meets it again (a reader
+    leaves the workdir as it is).
+
+    Raises:
+      NoCheckpointError: there are checkpoints but none can be read (then nothing is moved).
+    """
+    manager = checkpoint_manager(workdir)
+    unreadable = []
+    for step in sorted(manager.all_steps(), reverse=True):
+        try:
+            state = restore(manager, step, abstract_state)
+        except Exception as e:  # pylint: disable=broad-except  (whatever reading a damaged file raises)
+            unreadable.append((step, short_reason(e, 160)))
+            continue
+        for bad, reason in unreadable:
+            if set_aside:
+                aside = _set_aside(workdir, bad)
+                print(f"Checkpoint {bad} cannot be read ({reason}): moved to {aside}; resuming from step "
+                      f"{step}.", flush=True)
+            else:
+                print(f"Checkpoint {bad} cannot be read ({reason}); using step {step}.", flush=True)
+        return state, step
+    if unreadable:
+        raise NoCheckpointError(
+            f"none of the {len(unreadable)} checkpoints in {manager.directory} can be read (step "
+            f"{unreadable[0][0]}: {unreadable[0][1]}); restore them from a copy, or pass a new --workdir.")
+    return None, 0
+
+
+def _set_aside(workdir: str, step: int) -> str:
+    """Moves checkpoints/<step> to damaged_checkpoints/<step>[.N] (a free name); returns where."""
+    folder = os.path.join(workdir, DAMAGED_FOLDER)
+    os.makedirs(folder, exist_ok=True)
+    aside, copies = os.path.join(folder, str(step)), 0
+    while os.path.exists(aside):
+        copies += 1
+        aside = os.path.join(folder, f"{step}.{copies}")
+    os.rename(os.path.join(workdir, "checkpoints", str(step)), aside)
+    return aside
 
 
 def restore_variables(workdir: str,
                       step: Optional[int] = None) -> tuple[ml_collections.ConfigDict, dict, int]:
     """(config, variables {'params', 'batch_stats'}, step) of a training run's checkpoint (default: the
-    newest).
+    newest that can be read).
 
     Raises:
       NoCheckpointError: `workdir` holds no config or no checkpoint.
     """
     config = load_config(workdir)
-    manager = checkpoint_manager(workdir)
-    step = manager.latest_step() if step is None else step
     if step is None:
-        raise NoCheckpointError(
-            f"{workdir}/checkpoints holds no checkpoint; train first (experiments/train.py "
-            f"--workdir={workdir}), or pass the workdir of a finished run.")
-    state = restore(manager, step, abstract_train_state(config))
+        state, step = restore_newest_readable(workdir, abstract_train_state(config), set_aside=False)
+        if state is None:
+            raise NoCheckpointError(
+                f"{workdir}/checkpoints holds no checkpoint; train first (experiments/train.py "
+                f"--workdir={workdir}), or pass the workdir of a finished run.")
+    else:
+        state = restore(checkpoint_manager(workdir), step, abstract_train_state(config))
     return config, variables_of(state), step
 
 

@@ -3,7 +3,10 @@
 Dataset configs in experiments/configs/ start from `base_config()` and override a few fields.
 """
 
+import importlib.util
+import re
 import sys
+from typing import Optional
 
 import ml_collections
 from absl import flags
@@ -189,11 +192,93 @@ def define_config_flag(default: str, help_text: str) -> None:
         sys.exit(f"error: {config_error(e)}")
 
 
+def _is_uniform(sequence) -> bool:
+    """Whether a tuple's entries are all of one kind (channels, scales), not a record (channels,
+    padding, pool)."""
+    return len({type_text(v) for v in sequence}) <= 1
+
+
+def type_text(value) -> str:
+    """What a config entry's value is, for messages: 'int', 'a tuple of float', 'a tuple of (int, str,
+    bool)'."""
+    if not isinstance(value, (tuple, list)):
+        return type(value).__name__
+    kind = type(value).__name__
+    if _is_uniform(value):
+        return f"a {kind} of {type_text(value[0])}" if value else f"a {kind}"
+    return f"({', '.join(type_text(v) for v in value)})"
+
+
+def _conforms(value, reference) -> bool:
+    """Whether `value` has the type of `reference`: an int where a float is expected too; a tuple of one
+    kind entry by entry against its first entry, a record (a tuple of several kinds) position by
+    position."""
+    if reference is None:  # a placeholder: ml_collections checks its type itself
+        return True
+    if isinstance(reference, (tuple, list)):
+        if not isinstance(value, (tuple, list)):
+            return False
+        if _is_uniform(reference):
+            return not reference or all(_conforms(v, reference[0]) for v in value)
+        return len(value) == len(reference) and all(map(_conforms, value, reference))
+    if isinstance(reference, float) and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return type(value) is type(reference)
+
+
+def check_types(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict,
+                prefix: str = "config") -> None:
+    """Raises ValueError naming the first entry of `config` whose value has another type than the same
+    entry of `reference` (the config before overrides), and the type expected."""
+    for key, expected in reference.items():
+        value, name = config[key], f"{prefix}.{key}"
+        if isinstance(expected, ml_collections.ConfigDict):
+            check_types(value, expected, name)
+        elif not _conforms(value, expected):
+            raise ValueError(f"--{name}={value!r}: {name} takes {type_text(expected)}, e.g. {expected!r}")
+
+
+def _value_error(e: flags.Error) -> Optional[str]:
+    """One line for a --config.KEY=VALUE whose value does not parse: the key and the type it takes (None:
+    `e` is another mistake)."""
+    match = re.match(r"flag --(config\.[\w.]+)=(.*?): ", str(e))
+    if not isinstance(e, flags.IllegalFlagValueError) or not match:
+        return None
+    name, value = match.groups()
+    *parents, key = name.split(".")[1:]
+    parent = flags.FLAGS["config"].value
+    for part in parents:
+        parent = parent[part]
+    expected = parent[key]
+    if expected is None:  # a placeholder: its declared type
+        return f"--{name}={value}: {name} takes {parent.get_ref(key).get_type().__name__} or None"
+    return f"--{name}={value}: {name} takes {type_text(expected)}, e.g. {expected!r}"
+
+
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's flag parsing (`app.run(main, flags_parser=parse_flags)`) with config mistakes (an
-    unknown --config.KEY, a bad value or variant) as one-line errors instead of tracebacks."""
+    unknown --config.KEY, a value of the wrong type or a bad variant) as one-line errors instead of
+    tracebacks."""
     try:
-        return flags.FLAGS(argv)
+        remaining = flags.FLAGS(argv)
     except flags.Error as e:
         cause = e.__cause__ or e.__context__
-        sys.exit(f"error: {config_error(cause) if cause else e}")
+        sys.exit(f"error: {_value_error(e) or (config_error(cause) if cause else e)}")
+    if "config" in flags.FLAGS:
+        from ml_collections import config_flags
+
+        file = config_flags.get_config_filename(flags.FLAGS["config"])
+        try:  # the values that parsed but are of another type (ml_collections takes any tuple)
+            check_types(flags.FLAGS.config, load_config_file(file))
+        except ValueError as e:
+            sys.exit(f"error: {e}")
+    return remaining
+
+
+def load_config_file(spec: str) -> ml_collections.ConfigDict:
+    """The config that a config file 'PATH[:VARIANT]' (what --config names) gives, without overrides."""
+    path, _, variant = spec.partition(":")
+    module_spec = importlib.util.spec_from_file_location("_config_file", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.get_config(variant) if variant else module.get_config()

@@ -5,12 +5,13 @@ checkpoints, curves).
 same workdir resumes from the newest checkpoint.
 """
 
+import contextlib
 import dataclasses
 import functools
 import math
 import os
 import time
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +23,7 @@ from jax import lax
 from jax.experimental import multihost_utils
 
 from visual_dynamics import (checkpointing, compilation, distributed, losses, preemption, preprocessing,
-                             visualization)
+                             visualization, workdir_lock)
 from visual_dynamics.data import fingerprint, pipeline
 from visual_dynamics.inference import Inference, evaluate_reconstruction
 from visual_dynamics.metrics_log import MetricWriter
@@ -160,8 +161,8 @@ class _Progress:
         return rate, _format_seconds((self.num_steps - step) / rate)
 
 
-def _check_devices(config: ml_collections.ConfigDict, workdir: str) -> int:
-    """The number of local devices, once checked to divide the batch; process 0 says what runs where."""
+def _check_devices(config: ml_collections.ConfigDict, workdir: str) -> None:
+    """Checks that the devices divide the batch; process 0 says what runs where."""
     num_devices, processes = jax.local_device_count(), jax.process_count()
     if config.batch_size % (num_devices * processes):
         raise ValueError(f"config.batch_size={config.batch_size} must be divisible by the "
@@ -169,18 +170,39 @@ def _check_devices(config: ml_collections.ConfigDict, workdir: str) -> int:
     if jax.process_index() == 0:
         print(f"JAX {jax.__version__}: {processes} process(es), {num_devices} local device(s) of "
               f"{jax.devices()[0].platform} each; workdir {workdir}", flush=True)
-    return num_devices
 
 
-def _restore_or_create(config: ml_collections.ConfigDict, workdir: str, manager,
+def _restore_or_create(config: ml_collections.ConfigDict, workdir: str,
                        rng: jax.Array) -> tuple[TrainState, int]:
-    """(the newest checkpoint's state, its step), or (a fresh state, 0); refuses checkpoints of a model
-    of other shapes."""
-    if manager.latest_step() is not None:
+    """(the newest readable checkpoint's state, its step), or (a fresh state, 0); refuses checkpoints of
+    a model of other shapes. Process 0 sets unreadable checkpoints aside (`checkpointing`)."""
+    if checkpointing.newest_complete_step(workdir) is not None:
         checkpointing.check_resumable(checkpointing.load_config(workdir), config)
     state = create_train_state(config, rng)
-    restored, start_step = checkpointing.restore_latest(manager, state)
+    restored, start_step = checkpointing.restore_newest_readable(workdir, state,
+                                                                 set_aside=jax.process_index() == 0)
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices("checkpoints restored")
     return restored or state, start_step
+
+
+@contextlib.contextmanager
+def _workdir_held(workdir: str) -> Iterator[None]:
+    """Holds workdir's lock for the run (`workdir_lock`; process 0 holds it for every process). When
+    another run holds it, every process stops with the same error."""
+    with contextlib.ExitStack() as stack:
+        error = None
+        if jax.process_index() == 0:
+            try:
+                stack.enter_context(workdir_lock.held(workdir))
+            except workdir_lock.WorkdirHeldError as e:
+                error = e
+        if jax.process_count() > 1 and multihost_utils.broadcast_one_to_all(np.int32(error is not None)):
+            error = error or workdir_lock.WorkdirHeldError(
+                f"{workdir} is in use by another training run (process 0 said which)")
+        if error:
+            raise error
+        yield
 
 
 def _data_fingerprint(builder, workdir: str, start_step: int) -> str:
@@ -195,7 +217,7 @@ def _data_fingerprint(builder, workdir: str, start_step: int) -> str:
 
 
 def _test_batches(builder, config: ml_collections.ConfigDict) -> list[dict]:
-    batches = pipeline.eval_batches(builder.as_data_source(split="test"), config.batch_size,
+    batches = pipeline.eval_batches(pipeline.SplitSource(builder, "test"), config.batch_size,
                                     config.num_eval_batches)
     if not batches:
         raise ValueError(f"the test split of {builder.info.full_name} is empty; prepare the dataset "
@@ -234,47 +256,43 @@ def _evaluate_and_draw(inference: Inference, state: TrainState, step: int, test_
     return errors
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
-    """Trains (resuming from `workdir` if it holds checkpoints), evaluates, writes the z bank.
+def _start_logging(inference: Inference, result: "TrainResult", builder, test_batches: list[dict],
+                   workdir: str) -> MetricWriter:
+    """Process 0's start of a run: the data's fingerprint and the config saved, the model described, the
+    curves' writer opened; a run starting at step 0 evaluates its initial state."""
+    start_step = result.step
+    checkpointing.save_config(inference.config, workdir,
+                              data_fingerprint=_data_fingerprint(builder, workdir, start_step))
+    os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+    print(f"Model: {sum(x.size for x in jax.tree.leaves(result.state.params)):,} parameters, z of "
+          f"{latent_size(inference.model):,}; "
+          f"{'resuming from step ' + str(start_step) if start_step else 'starting from scratch'}", flush=True)
+    writer = MetricWriter(workdir, start_step)
+    if start_step == 0:
+        errors = evaluate_reconstruction(inference, variables_of(result.state), test_batches)
+        result.first_eval_recon = errors["recon"]
+        print(f"eval at step 0: test recon {result.first_eval_recon:.4g}", flush=True)
+        writer.write_scalars(0, {"eval/recon": result.first_eval_recon})
+    return writer
 
-    With several processes (`jax.distributed`), each reads only its share of every global batch and
-    all save the checkpoints together; process 0 alone evaluates and writes the config, curves, sample
-    grids and z bank.
+
+def _train_steps(config: ml_collections.ConfigDict, workdir: str, state: TrainState, start_step: int,
+                 train_source, noise_rng: jax.Array,
+                 after_step: Callable[[int, TrainState, dict, dict], None]) -> TrainState:
+    """Trains from `start_step` to config.num_train_steps, saving checkpoints; returns the final state.
+    `after_step(step, replicated state, replicated metrics, sharded batch)` logs and evaluates.
 
     Raises:
-      preemption.TrainingStopped: a SIGTERM or SIGINT came during training; the run saved the
-        checkpoint of the step it stopped after (every process the same step), so a rerun resumes there.
+      preemption.TrainingStopped: after saving the checkpoint of the step a signal stopped at.
     """
-    os.makedirs(workdir, exist_ok=True)
-    num_devices, main = _check_devices(config, workdir), jax.process_index() == 0
-    init_rng, noise_rng, grid_rng = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-    manager = checkpointing.checkpoint_manager(workdir, config.max_checkpoints_to_keep)
-    state, start_step = _restore_or_create(config, workdir, manager, init_rng)
-    builder = prepared_builder_once(config)
-    train_source, test_batches = builder.as_data_source(split="train"), _test_batches(builder, config)
-    inference, writer, result = Inference(config), None, TrainResult(start_step, state)
-    if main:
-        data_fingerprint = _data_fingerprint(builder, workdir, start_step)
-        checkpointing.save_config(config, workdir, data_fingerprint=data_fingerprint)
-        os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-        print(f"Model: {sum(x.size for x in jax.tree.leaves(state.params)):,} parameters, z of "
-              f"{latent_size(inference.model):,}; "
-              f"{'resuming from step ' + str(start_step) if start_step else 'starting from scratch'}",
-              flush=True)
-        writer = MetricWriter(workdir, start_step)
-        if start_step == 0:
-            errors = evaluate_reconstruction(inference, variables_of(state), test_batches)
-            result.first_eval_recon = errors["recon"]
-            print(f"eval at step 0: test recon {result.first_eval_recon:.4g}", flush=True)
-            writer.write_scalars(0, {"eval/recon": result.first_eval_recon})
-
+    num_devices = jax.local_device_count()
     batches = jax_utils.prefetch_to_device(
         (shard(batch, num_devices) for batch in pipeline.train_batches(
             train_source, config.batch_size, config.seed, start_step,
             process_index=jax.process_index(), process_count=jax.process_count())), size=2)
     p_train_step = make_p_train_step(config)
     p_state, p_rng = replicate(state), replicate(noise_rng)
-    progress = _Progress(start_step, config.num_train_steps)
+    manager = checkpointing.checkpoint_manager(workdir, config.max_checkpoints_to_keep)
     agreement = distributed.StopAgreement(num_devices, AXIS) if jax.process_count() > 1 else None
     previous_metrics = None
     with preemption.StopSignals(lambda: checkpointing.newest_complete_step(workdir)) as signals:
@@ -285,28 +303,63 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
             # not for every step that asynchronous dispatch would have queued ahead.
             jax.block_until_ready(previous_metrics)
             previous_metrics = p_metrics
+            after_step(step, p_state, p_metrics, batch)
+            # Every process stops after the same step: the one where the agreement sees a request.
+            stop = agreement.check(signals.requested) if agreement else signals.requested
+            last = step == config.num_train_steps
+            if step % config.checkpoint_every_steps == 0 or last or stop:
+                checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
+                if stop or last:
+                    checkpointing.wait_for_save(manager, step, jax_utils.unreplicate(p_state))
+            if stop and not last:
+                raise preemption.TrainingStopped(stop, step)
+    return jax_utils.unreplicate(p_state)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
+    """Trains (resuming from `workdir` if it holds checkpoints), evaluates, writes the z bank.
+
+    With several processes (`jax.distributed`), each reads only its share of every global batch and
+    all save the checkpoints together; process 0 alone evaluates and writes the config, curves, sample
+    grids and z bank.
+
+    Raises:
+      workdir_lock.WorkdirHeldError: another run is training in `workdir`.
+      preemption.TrainingStopped: a SIGTERM or SIGINT came during training; the run saved the
+        checkpoint of the step it stopped after (every process the same step), so a rerun resumes there.
+      checkpointing.DiskFullError, pipeline.DamagedDataError: a full disk or a damaged shard, said in
+        one line; every checkpoint written before is kept.
+    """
+    os.makedirs(workdir, exist_ok=True)
+    main = jax.process_index() == 0
+    _check_devices(config, workdir)
+    init_rng, noise_rng, grid_rng = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+    with _workdir_held(workdir):
+        state, start_step = _restore_or_create(config, workdir, init_rng)
+        builder = prepared_builder_once(config)
+        train_source = pipeline.SplitSource(builder, "train")
+        test_batches = _test_batches(builder, config)
+        inference, result = Inference(config), TrainResult(start_step, state)
+        writer = _start_logging(inference, result, builder, test_batches, workdir) if main else None
+        progress = _Progress(start_step, config.num_train_steps)
+
+        def after_step(step: int, p_state: TrainState, p_metrics: dict, batch: dict) -> None:
             last = step == config.num_train_steps
             if step % config.log_every_steps == 0 or last:
                 _log_train_metrics(step, p_metrics, progress, config, workdir, writer)
             if main and (step % config.eval_every_steps == 0 or last):
                 result.record(_evaluate_and_draw(inference, jax_utils.unreplicate(p_state), step,
                                                  test_batches, batch, workdir, grid_rng, writer))
-            # Every process stops after the same step: the one where the agreement sees a request.
-            stop = agreement.check(signals.requested) if agreement else signals.requested
-            if step % config.checkpoint_every_steps == 0 or last or stop:
-                checkpointing.save(manager, step, jax_utils.unreplicate(p_state))
-            if stop and not last:
-                manager.wait_until_finished()
-                if writer:
-                    writer.close()
-                raise preemption.TrainingStopped(stop, step)
-        manager.wait_until_finished()
 
-    result.state = jax_utils.unreplicate(p_state)
-    result.step = int(result.state.step)
-    if main:
-        writer.close()
-        _finish(inference, result, test_batches, train_source, config, workdir)
+        try:
+            result.state = _train_steps(config, workdir, state, start_step, train_source, noise_rng,
+                                        after_step)
+        finally:
+            if writer:
+                writer.close()
+        result.step = int(result.state.step)
+        if main:
+            _finish(inference, result, test_batches, train_source, config, workdir)
     return result
 
 

@@ -76,13 +76,16 @@ def config_from_name(name: str) -> Optional[ExerciseConfig]:
 class Builder(reproducible.ReproducibleBuilder):
     """Pairs of frames of people exercising, train and test from different videos."""
 
-    VERSION = tfds.core.Version("1.2.0")
+    VERSION = tfds.core.Version("1.3.0")
     RELEASE_NOTES = {"1.0.0": "Initial release.",
                      "1.1.0": "The release's pair layouts (split lists, pair folders) besides sequences; "
                               "a validation split from val.txt; bad pairs skipped and reported.",
                      "1.2.0": "The release read as a zip under any name, a tar, or an unpacked tree; "
                               "`video` relative to the layout's root (no top folder), the same in every "
-                              "form."}
+                              "form.",
+                     "1.3.0": "Files named as pairs (_im1 / _im2) read as pairs with any image extension "
+                              "and at any depth, never as sequence frames; val/ is the validation split "
+                              "of the sequences layout too; an archive that fits two layouts stops."}
     BUILDER_CONFIGS = (
         pairs.size_configs(ExerciseConfig, description="From the authors' exercise_dataset.zip.")
         + [videos_config(size) for size in pairs.STANDARD_SIZES]

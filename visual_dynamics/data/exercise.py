@@ -4,24 +4,27 @@ it, or the tree a user unpacked from it (`UnpackedRelease`, with the zip's inter
 No listing of the archive is public. The authors' lab stored frame pairs as `<prefix>_im1.png` (I) and
 `<prefix>_im2.png` (J) with split lists of prefixes (the MIT PyTorch port of the paper reads them so, and
 the Torch release's demo frames are named so), so the reader accepts three layouts, told apart by the
-archive's names (an optional top folder is allowed in each):
+archive's names (an optional top folder is allowed in each; `val` is the validation split in each):
 
-  (a) pair lists    train.txt, test.txt (and val.txt: a validation split), one prefix a line, relative to
-                    the list's folder (or a path from the authors' machines, matched by its trailing
-                    components); the pair is <prefix>_im1.png, <prefix>_im2.png
-  (b) pair folders  train/**/<name>_im1.png with <name>_im2.png; the same under test/ (and val/)
-  (c) sequences     train/<sequence>/<frame>.png|jpg and test/...: consecutive frames make pairs (names
-                    sort in time order; numbers compare as numbers: 2.png < 10.png)
+  (a) pair lists    train.txt, test.txt (and val.txt), one prefix a line, relative to the list's folder (or
+                    a path from the authors' machines, matched by its trailing components); the pair is
+                    <prefix>_im1.<ext>, <prefix>_im2.<ext>
+  (b) pair folders  train/**/<name>_im1.<ext> with <name>_im2.<ext>, at any depth; the same under test/
+                    (and val/)
+  (c) sequences     train/<sequence>/<frame>.<ext> and test/... (and val/...): consecutive frames make pairs
+                    (names sort in time order; numbers compare as numbers: 2.png < 10.png)
 
-For anything else the reader stops with a listing of what the archive holds. A listed pair whose image
-is missing, or an image that does not decode, is skipped, counted and reported at the end of its split;
-more than 1 % of a split skipped means a damaged archive, and the build stops. Operating systems'
-bookkeeping entries (`__MACOSX/`, `._<name>`, `.DS_Store`, `Thumbs.db`, `desktop.ini`: an archive zipped
-on macOS or Windows) are dropped before anything is counted. Frames are cropped to
-their centred square and resized. Each example's `video` names its files relative to the layout's root
-(without the top folder, so that the zip and every unpacked copy of it give the same examples): the
-prefix (a, b) or the sequence (c); `frame` is the pair's index in its list (a), folder order (b) or
-sequence (c).
+<ext> is any image extension, in any case (png, jpg, jpeg, bmp, ...). A file named as half of a pair
+(`_im1` / `_im2`) is never read as a sequence's frame. An archive that fits two layouts (split lists beside
+sequence frames; pair files beside sequence frames), or none, stops with one line listing what it holds:
+nothing is guessed. A listed pair whose image is missing, or an image that does not decode, is skipped,
+counted and reported at the end of its split; more than 1 % of a split skipped means a damaged archive,
+and the build stops. Operating systems' bookkeeping entries (`__MACOSX/`, `._<name>`, `.DS_Store`,
+`Thumbs.db`, `desktop.ini`: an archive zipped on macOS or Windows) are dropped before anything is
+counted. Frames are cropped to their centred square and resized. Each example's `video` names its files
+relative to the layout's root (without the top folder, so that the zip and every unpacked copy of it give
+the same examples): the prefix (a, b) or the sequence (c); `frame` is the pair's index in its list (a),
+folder order (b) or sequence (c).
 """
 
 import dataclasses
@@ -35,16 +38,22 @@ from typing import Optional
 from visual_dynamics import preprocessing
 from visual_dynamics.data import frames, releases
 from visual_dynamics.data.source_files import (MAX_SKIPPED_FRACTION, SkippedRecord, SourceDataError,
-                                               is_os_metadata, short_reason)
+                                               is_os_metadata)
+from visual_dynamics.errors import short_reason
 
 ARCHIVE = "exercise_dataset.zip"
 SPLITS = {"train": "train", "test": "test", "val": "validation"}  # name in the archive -> TFDS split
-LIST_PATTERN = re.compile(r"^(?:[^/]+/)?(train|test|val)\.txt$", re.IGNORECASE)
-PAIR_PATTERN = re.compile(r"^(?:[^/]+/)?(train|test|val)/(.+)_im1\.png$", re.IGNORECASE)
-FRAME_PATTERN = re.compile(r"^(?:[^/]+/)?(train|test)/([^/]+)/([^/]+\.(?:png|jpe?g))$", re.IGNORECASE)
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp")
+_SPLIT = r"^(?:[^/]+/)?(train|test|val)"  # a split folder or list, below an optional top folder
+_IMAGE = rf"\.(?:{'|'.join(IMAGE_EXTENSIONS)})$"
+LIST_PATTERN = re.compile(rf"{_SPLIT}\.txt$", re.IGNORECASE)
+PAIR_PATTERN = re.compile(rf"{_SPLIT}/(.+)_im([12]){_IMAGE}", re.IGNORECASE)  # (split, prefix, 1 or 2)
+FRAME_PATTERN = re.compile(rf"{_SPLIT}/([^/]+)/([^/]+{_IMAGE})", re.IGNORECASE)
+HALF_PAIR_PATTERN = re.compile(rf"_im[12]{_IMAGE}", re.IGNORECASE)
 EXPECTED_LAYOUT = ("(a) [top/]train.txt and test.txt listing prefixes of <prefix>_im1.png / _im2.png; "
                    "(b) [top/]train/**/<name>_im1.png and _im2.png, the same under test/; or "
-                   "(c) [top/]train/<sequence>/<frame>.png|jpg and test/<sequence>/...")
+                   "(c) [top/]train/<sequence>/<frame>.png|jpg and test/<sequence>/...; any image "
+                   "extension, val/ or val.txt for validation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,13 +119,25 @@ def open_archive(path: str) -> zipfile.ZipFile:
                               f"download it again.") from e
 
 
-def _resolve(prefix: str, folder: str, members: set[str], suffix: str) -> Optional[str]:
-    """The member `<prefix><suffix>` relative to `folder`, or matched by the prefix's trailing path
-    components when the list holds paths of another machine; None when the archive lacks it."""
+def _pair_halves(members: set[str]) -> dict[str, str]:
+    """{'<prefix>_im1' or '<prefix>_im2' (the suffix in lower case): member} of the files named as halves
+    of a pair, whatever their image extension and case."""
+    halves = {}
+    for name in sorted(members):
+        match = HALF_PAIR_PATTERN.search(name)
+        if match:
+            halves.setdefault(name[:match.start()] + match.group(0)[:4].lower(), name)
+    return halves
+
+
+def _resolve(prefix: str, folder: str, halves: dict[str, str], half: str) -> Optional[str]:
+    """The member holding `half` ('_im1', '_im2') of the pair `prefix` relative to `folder`, or matched by
+    the prefix's trailing path components when the list holds paths of another machine; None when the
+    archive lacks it."""
     parts = [p for p in prefix.replace("\\", "/").split("/") if p not in ("", ".")]
     for start in range(len(parts)):
-        name = posixpath.normpath(posixpath.join(folder, *parts[start:])) + suffix
-        if name in members:
+        name = halves.get(posixpath.normpath(posixpath.join(folder, *parts[start:])) + half)
+        if name:
             return name
     return None
 
@@ -130,27 +151,26 @@ def _pair_lists(archive: zipfile.ZipFile, members: set[str]) -> dict[str, list[P
             lists.setdefault(SPLITS[match.group(1).lower()], name)
     if "train" not in lists or "test" not in lists:
         return {}
-    splits = {}
+    halves, splits = _pair_halves(members), {}
     for split, list_name in lists.items():
         folder = posixpath.dirname(list_name)
         lines = archive.read(list_name).decode("utf-8", errors="replace").splitlines()
-        prefixes = [re.sub(r"_im[12]\.png$", "", line.strip()) for line in lines]
+        prefixes = [re.sub(rf"_im[12]{_IMAGE}", "", line.strip(), flags=re.IGNORECASE) for line in lines]
         splits[split] = []
         for index, prefix in enumerate(p for p in prefixes if p and not p.startswith("#")):
-            image, next_image = (_resolve(prefix, folder, members, suffix)
-                                 for suffix in ("_im1.png", "_im2.png"))
+            image, next_image = (_resolve(prefix, folder, halves, half) for half in ("_im1", "_im2"))
             # The files' own name where found, relative to the list's folder (the layout's root).
-            video = posixpath.relpath(image, folder or ".")[:-len("_im1.png")] if image else prefix
+            video = HALF_PAIR_PATTERN.sub("", posixpath.relpath(image, folder or ".")) if image else prefix
             splits[split].append(Pair(video, index, image, next_image))
     return splits
 
 
 def _pair_folders(members: set[str]) -> dict[str, list[Pair]]:
-    """Layout (b): {split: pairs} of the *_im1.png files under train/, test/ (val/), or {}."""
-    found = {}
+    """Layout (b): {split: pairs} of the <name>_im1.<ext> files under train/, test/ (val/), or {}."""
+    found, halves = {}, _pair_halves(members)
     for name in members:
         match = PAIR_PATTERN.match(name)
-        if match:  # (the name, where the part under the top folder starts)
+        if match and match.group(3) == "1":  # (the name, where the part under the top folder starts)
             found.setdefault(SPLITS[match.group(1).lower()], []).append((name, match.start(1)))
     if "train" not in found or "test" not in found:
         return {}
@@ -159,21 +179,21 @@ def _pair_folders(members: set[str]) -> dict[str, list[Pair]]:
         names = sorted(names, key=lambda entry: _natural_key(entry[0][entry[1]:]))
         splits[split] = []
         for index, (first, root) in enumerate(names):
-            second = first[:-len("_im1.png")] + "_im2.png"
-            splits[split].append(Pair(first[root:-len("_im1.png")], index, first,
-                                      second if second in members else None))
+            prefix = HALF_PAIR_PATTERN.sub("", first)
+            splits[split].append(Pair(prefix[root:], index, first, halves.get(prefix + "_im2")))
     return splits
 
 
 def _sequences(members: set[str]) -> dict[str, list[Pair]]:
-    """Layout (c): {split: pairs of consecutive frames}, or {}."""
-    found = {"train": {}, "test": {}}
+    """Layout (c): {split: pairs of consecutive frames}, or {}. Files named as halves of a pair are not
+    frames."""
+    found = {}
     for name in members:
         match = FRAME_PATTERN.match(name)
-        if match:
+        if match and not HALF_PAIR_PATTERN.search(name):
             split, sequence, _ = match.groups()
-            found[split.lower()].setdefault(sequence, []).append(name)
-    if not found["train"] or not found["test"]:
+            found.setdefault(SPLITS[split.lower()], {}).setdefault(sequence, []).append(name)
+    if "train" not in found or "test" not in found:
         return {}
     splits = {}
     for split, sequences in found.items():
@@ -185,35 +205,39 @@ def _sequences(members: set[str]) -> dict[str, list[Pair]]:
 
 
 def read_layout(archive: zipfile.ZipFile) -> dict[str, list[Pair]]:
-    """The pairs of each TFDS split, from whichever layout the archive has (said in one line).
+    """The pairs of each TFDS split, from the one layout the archive has (said in one line).
 
     Raises:
-      SourceDataError: no known layout (the message lists what the archive holds), or more than 1 % of
-        a split's listed pairs lack an image (a damaged archive).
+      SourceDataError: no known layout or two of them (the message lists what the archive holds), or
+        more than 1 % of a split's listed pairs lack an image (a damaged archive).
     """
     members = {name for name in archive.namelist() if not name.endswith("/") and not is_os_metadata(name)}
-    for layout, reader in (("pair lists", lambda: _pair_lists(archive, members)),
-                           ("pair folders", lambda: _pair_folders(members)),
-                           ("sequences", lambda: _sequences(members))):
-        splits = reader()
-        if splits:
-            for split, pairs in splits.items():
-                missing = [p for p in pairs if p.image is None or p.next_image is None]
-                if len(missing) > MAX_SKIPPED_FRACTION * len(pairs):
-                    raise SourceDataError(
-                        f"{archive.filename}: {len(missing)} of the {len(pairs)} {split} pairs lack an "
-                        f"image (first: {missing[0].video}_im1.png / _im2.png): more than "
-                        f"{MAX_SKIPPED_FRACTION:.0%}, so the archive is damaged or incomplete; download "
-                        f"it again.")
-            print(f"{archive.filename}: {layout}; " + ", ".join(f"{split} {len(pairs)} pairs"
-                                                           for split, pairs in splits.items()), flush=True)
-            return splits
-    names = sorted(members)
-    tops = sorted({n.split("/")[0] + ("/" if "/" in n else "") for n in names})
-    raise SourceDataError(
-        f"{archive.filename} is not laid out as expected ({EXPECTED_LAYOUT}). It holds {len(names)} "
-        f"files; top level: {', '.join(tops[:20])}; first files: {', '.join(names[:20])}. Please "
-        f"report this layout in an issue so the reader can learn it.")
+    found = {"pair lists": _pair_lists(archive, members), "pair folders": _pair_folders(members),
+             "sequences": _sequences(members)}
+    if found["pair lists"]:  # the lists name the pair files: those are one layout
+        found["pair folders"] = {}
+    layouts = [layout for layout, splits in found.items() if splits]
+    if len(layouts) != 1:
+        names = sorted(members)
+        tops = sorted({n.split("/")[0] + ("/" if "/" in n else "") for n in names})
+        what = (f"fits two layouts ({' and '.join(layouts)}), so it is not read" if layouts else
+                f"is not laid out as expected ({EXPECTED_LAYOUT})")
+        raise SourceDataError(
+            f"{archive.filename} {what}. It holds {len(names)} files; top level: {', '.join(tops[:20])}; "
+            f"first files: {', '.join(names[:20])}. Please report this layout in an issue so the reader can "
+            f"learn it.")
+    layout = layouts[0]
+    splits = found[layout]
+    for split, pairs in splits.items():
+        missing = [p for p in pairs if p.image is None or p.next_image is None]
+        if len(missing) > MAX_SKIPPED_FRACTION * len(pairs):
+            raise SourceDataError(
+                f"{archive.filename}: {len(missing)} of the {len(pairs)} {split} pairs lack an image "
+                f"(first: {missing[0].video}_im1 / _im2): more than {MAX_SKIPPED_FRACTION:.0%}, so the "
+                f"archive is damaged or incomplete; download it again.")
+    print(f"{archive.filename}: {layout}; " + ", ".join(f"{split} {len(pairs)} pairs"
+                                                   for split, pairs in splits.items()), flush=True)
+    return splits
 
 
 def _frame(archive: zipfile.ZipFile, member: str, image_size: int):

@@ -4,7 +4,9 @@ Batches are a pure function of (seed, step): the batch at step s is element s of
 repeated, batched `grain.MapDataset`, so a resumed run reads exactly what an unbroken run would.
 """
 
+import bisect
 import importlib
+import itertools
 import math
 import os
 import sys
@@ -17,6 +19,7 @@ from tensorflow_datasets.core.download.extractor import ExtractError
 
 from visual_dynamics.data import fingerprint
 from visual_dynamics.data.source_files import SourceDataError
+from visual_dynamics.errors import OneLineError, short_reason
 
 # Datasets that are generated from a seed: preparing them needs no download, so train.py
 # prepares them on first use. Every other dataset must be prepared by the user.
@@ -24,8 +27,13 @@ GENERATED_DATASETS = ("shapes", "shapes_texture")
 TRAINING_KEYS = ("image", "next_image")
 
 
-class DatasetNotPreparedError(RuntimeError):
+class DatasetNotPreparedError(OneLineError, RuntimeError):
     """A dataset's files are missing from the data directory; the message says how to prepare them."""
+
+
+class DamagedDataError(OneLineError, RuntimeError):
+    """A prepared file cannot be read (a flipped bit, a truncated copy); the message names it and the
+    command that prepares the dataset again."""
 
 
 # What preparing a dataset raises for bad input, each with a message naming the file and the fix:
@@ -122,6 +130,32 @@ def prepared_builder(dataset: str, builder_config: Optional[str], data_dir: Opti
               f"(once; later runs reuse it)...", flush=True)
         prepare(builder)
     return builder
+
+
+class SplitSource:
+    """A split's examples by index, as `builder.as_data_source(split)`, except that a record that cannot
+    be read raises `DamagedDataError` naming its shard file instead of the reader's own error."""
+
+    def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
+        self.builder, self.split = builder, split
+        self.source = builder.as_data_source(split=split)
+        info = builder.info.splits[split]
+        self.shard_ends = list(itertools.accumulate(info.shard_lengths))
+        self.shard_files = [os.path.join(builder.data_dir, name) for name in info.filenames]
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict:
+        try:
+            return self.source[index]
+        except (RuntimeError, ValueError, OSError) as e:  # Riegeli's checksums, a truncated file
+            shard_index = min(bisect.bisect_right(self.shard_ends, index), len(self.shard_files) - 1)
+            shard = self.shard_files[shard_index]
+            config = self.builder.builder_config.name if self.builder.builder_config else None
+            raise DamagedDataError(
+                f"{shard} is damaged ({short_reason(e)}); delete {self.builder.data_dir} and prepare the "
+                f"dataset again: {prepare_command(self.builder.name, config)}") from None
 
 
 def _stack(examples, keys=TRAINING_KEYS) -> dict:

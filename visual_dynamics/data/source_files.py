@@ -48,13 +48,6 @@ class SkippedRecord(Exception):
     the message is the reason. The record is skipped and reported, the build goes on."""
 
 
-def short_reason(error: BaseException, limit: int = 80) -> str:
-    """The first line of an error's message, cut to `limit` characters (for one-line reports)."""
-    lines = str(error).strip().splitlines() or [type(error).__name__]
-    reason = lines[0]
-    return reason if len(reason) <= limit else reason[:limit - 3] + "..."
-
-
 def read_records(units: Sequence, read_unit: Callable[[Any], Iterable[tuple[str, dict]]], source: str,
                  split: str, limit: Optional[float] = MAX_SKIPPED_FRACTION) -> Iterator[tuple[str, dict]]:
     """(key, example) of every unit of a split, in order; a unit whose reading raises SkippedRecord is
