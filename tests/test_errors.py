@@ -38,9 +38,15 @@ def test_unprepared_real_dataset_stops_training_with_the_command_to_prepare_it(t
 @pytest.mark.parametrize("script,override,message", [
     ("train.py", "--config.nonexistent_key=1", "unknown config key nonexistent_key"),
     ("train.py", "--config.model.kernel_sise=3", 'Did you mean "kernel_size"'),
-    ("train.py", "--config.batch_size=abc", "invalid literal for int"),
+    ("train.py", "--config.batch_size=abc", "error: --config.batch_size=abc: config.batch_size takes int"),
+    ("train.py", "--config.model.variational=maybe", "config.model.variational takes bool, e.g. True"),
+    ("train.py", "--config.model.pyramid_scales=(1,'a')",
+     "error: --config.model.pyramid_scales=(1, 'a'): config.model.pyramid_scales takes a tuple of float, "
+     "e.g. (1.0, 0.5, 0.25, 0.125)"),
+    ("train.py", "--config.model.motion_encoder_layers=((8,'VALID',1),)",
+     "config.model.motion_encoder_layers takes a tuple of (int, str, bool)"),
     ("ablate_shapes.py", "--config.modle.z_size=3", 'Did you mean "model"'),
-    ("ablate_shapes.py", "--config.model.z_size=x", "invalid literal for int"),
+    ("ablate_shapes.py", "--config.model.z_size=x", "--config.model.z_size=x: config.model.z_size takes int or None"),
     ("ablate_shapes.py", "--z_sizes=8,big", "--z_sizes takes positive whole numbers or 'grid'"),
     ("ablate_shapes.py", "--lambdas=10,-1", "--lambdas takes positive numbers"),
 ])
