@@ -46,7 +46,7 @@ def test_unprepared_real_dataset_stops_training_with_the_command_to_prepare_it(t
     ("train.py", "--config.model.motion_encoder_layers=((8,'VALID',1),)",
      "config.model.motion_encoder_layers takes a tuple of (int, str, bool)"),
     ("ablate_shapes.py", "--config.modle.z_size=3", 'Did you mean "model"'),
-    ("ablate_shapes.py", "--config.model.z_size=x", "--config.model.z_size=x: config.model.z_size takes int or None"),
+    ("ablate_shapes.py", "--config.model.z_size=x", "config.model.z_size takes int or None"),
     ("ablate_shapes.py", "--z_sizes=8,big", "--z_sizes takes positive whole numbers or 'grid'"),
     ("ablate_shapes.py", "--lambdas=10,-1", "--lambdas takes positive numbers"),
 ])
