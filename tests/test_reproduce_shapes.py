@@ -76,6 +76,7 @@ def _check_finish_on_cpu(out, results: dict, tmp_path) -> None:
     assert (docs / "results.md").read_text() == before  # the rerun below exports model.npz again
 
 
+@pytest.mark.torch
 def test_device_script_stopped_by_sigterm_resumes_and_leaves_every_result_in_out(data_dir, tmp_path):
     pytest.importorskip("torch")  # the speed table's PyTorch half
     out, workdir, env = tmp_path / "out", tmp_path / "run", _env(tmp_path)
@@ -133,6 +134,7 @@ def test_device_script_stopped_by_sigterm_resumes_and_leaves_every_result_in_out
     assert _check_out(out)["phases"] == results["phases"]
 
 
+@pytest.mark.torch
 def test_a_deadline_mid_training_leaves_the_stopped_model_and_says_what_was_skipped(data_dir, tmp_path):
     pytest.importorskip("torch")  # the device script's preflight imports it (the speed table)
     out, workdir = tmp_path / "out", tmp_path / "run"

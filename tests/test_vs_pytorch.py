@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip(
     "torch", reason="PyTorch is the bench extra: pip install -e '.[bench]' -c constraints.txt")
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))

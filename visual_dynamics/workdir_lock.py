@@ -11,6 +11,7 @@ look at the lock.
 import contextlib
 import datetime
 import json
+import math
 import os
 import socket
 import threading
@@ -54,16 +55,23 @@ def _pid_runs(pid: int) -> bool:
     return True
 
 
-def why_gone(path: str, holder: dict) -> Optional[str]:
+def _why_gone(path: str, holder: dict) -> Optional[str]:
     """Why the holder of the lock at `path` is known to be gone (a phrase), or None if it may be alive."""
+    if not holder:
+        return "the lock file is unreadable"
     if holder.get("host") == socket.gethostname():
         pid = holder.get("pid")
         return None if isinstance(pid, int) and _pid_runs(pid) else "its process no longer runs"
-    try:
-        idle = time.time() - os.path.getmtime(path)
-    except FileNotFoundError:
-        return "it was released"
+    idle = _idle_seconds(path)
     return f"not refreshed for {idle / 60:.0f} min" if idle > STALE_SECONDS else None
+
+
+def _idle_seconds(path: str) -> float:
+    """Seconds since the lock file was written or touched (infinite once it is gone)."""
+    try:
+        return time.time() - os.path.getmtime(path)
+    except FileNotFoundError:
+        return math.inf
 
 
 def _create(path: str, me: dict) -> bool:
@@ -91,7 +99,10 @@ def acquire(workdir: str) -> dict:
         holder = _read(path)
         if holder is None:
             continue  # released between the two calls
-        reason = why_gone(path, holder)
+        if not holder and _idle_seconds(path) < 5:
+            time.sleep(0.1)  # another run is writing it
+            continue
+        reason = _why_gone(path, holder)
         if reason is None:
             raise WorkdirHeldError(
                 f"{workdir} is in use by another training run ({_holder_text(holder)}); wait for it to "
