@@ -4,11 +4,11 @@ Run on a machine with internet, for the Python and platform of the machine witho
 
   python experiments/make_wheelhouse.py --out=wheelhouse                          # this machine's Python
   python experiments/make_wheelhouse.py --out=wheelhouse --python_version=3.12    # another Python
-  python experiments/make_wheelhouse.py --out=wheelhouse --extras=test            # with the test extra
+  python experiments/make_wheelhouse.py --out=wheelhouse --extras=train,test      # with the test extra
 
 then copy the folder over and install from it alone:
 
-  pip install --no-index --find-links=wheelhouse 'visual-dynamics[EXTRAS]' [-c constraints.txt]
+  pip install --no-index --find-links=wheelhouse 'visual-dynamics[train]' [-c constraints.txt]
 
 The folder holds the project's own wheel and a binary wheel of every requirement, at the versions of
 constraints.txt unless --no_constraints (then the newest that the requirements' ranges allow). On a
@@ -31,7 +31,8 @@ flags.DEFINE_string("python_version", None, "Target Python, e.g. 3.12 (default: 
 flags.DEFINE_string("glibc", "2.28", "With --python_version: the target's glibc; wheels for any "
                     "manylinux up to it are taken (pip download --platform manylinux_2_N_ARCH).")
 flags.DEFINE_string("arch", "x86_64", "With --python_version: the target's machine (x86_64, aarch64).")
-flags.DEFINE_list("extras", [], "Extras of setup.cfg to include (test, docs, bench, tfds-cli).")
+flags.DEFINE_list("extras", ["train"], "Extras of setup.cfg to include (train, test, docs, bench, tfds-cli); "
+                  "none (--extras=) for the light install that only uses trained models.")
 flags.DEFINE_bool("no_constraints", False, "Do not pin to constraints.txt.")
 FLAGS = flags.FLAGS
 
@@ -85,8 +86,8 @@ def main(argv):
                        + pins + target, check=True)
     wheels = sorted(name for name in os.listdir(out) if name.endswith(".whl"))
     print(f"{len(wheels)} wheels in {out}. On the machine without internet:\n"
-          f"  pip install --no-index --find-links={out} visual-dynamics"
-          + (f"[{','.join(FLAGS.extras)}]" if FLAGS.extras else ""))
+          f"  pip install --no-index --find-links={out} 'visual-dynamics"
+          + (f"[{','.join(FLAGS.extras)}]'" if FLAGS.extras else "'"))
 
 
 if __name__ == "__main__":

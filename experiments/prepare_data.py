@@ -57,6 +57,9 @@ def videos_builder_config() -> str:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from visual_dynamics.errors import require_training_extra
+
+    require_training_extra("prepare_data.py")
     from visual_dynamics.data import pipeline
 
     try:

@@ -21,6 +21,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from visual_dynamics.config import VARIANTS, define_config_flag, parse_flags
+from visual_dynamics.errors import OneLineError, require_training_extra
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 DATASETS = sorted(f[:-3] for f in os.listdir(CONFIG_DIR) if f.endswith(".py") and f != "__init__.py")
@@ -77,6 +78,7 @@ def default_workdir() -> str:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    require_training_extra("train.py")
     import jax  # After flag parsing, so --help stays fast.
 
     logging.set_verbosity(logging.WARNING)  # Our progress lines, not every library's INFO log.
@@ -87,7 +89,6 @@ def main(argv):
         distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                                FLAGS.heartbeat_timeout_seconds)
     from visual_dynamics import preemption, train
-    from visual_dynamics.errors import OneLineError
 
     config, workdir = chosen_config(), FLAGS.workdir or default_workdir()
     if jax.process_index() == 0:

@@ -3,10 +3,20 @@
 import os
 import sys
 
+import jax
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))  # the config files import nothing from it
+
+
+def float64():
+    """A context in which JAX computes in float64 (`jax.enable_x64` from JAX 0.7 on, `jax.experimental`'s
+    before it)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+    return enable_x64()
 
 
 def tiny_config(data_dir: str, **overrides):

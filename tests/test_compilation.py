@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+from conftest import float64
 from visual_dynamics import compilation
 
 NHWC = ("NHWC", "HWIO", "NHWC")
@@ -111,7 +112,7 @@ def test_network_gradients_compiled_with_our_options_match_float64():
     ours = gradients(model, variables, x, noise, compilation.jit)
     exact_config = config.copy_and_resolve_references()
     exact_config.model.compute_dtype = "float64"
-    with jax.enable_x64(True):
+    with float64():
         as64 = functools.partial(jax.tree.map, lambda a: np.asarray(a, np.float64))
         exact = gradients(model_from_config(exact_config), as64(variables), x.astype(np.float64),
                           noise.astype(np.float64), jax.jit)

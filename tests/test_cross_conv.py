@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
+from conftest import float64
+
 from visual_dynamics.cross_conv import (IMPLEMENTATIONS, cross_convolve, cross_convolve_shift_add,
                                         get_implementation)
 
@@ -57,7 +59,7 @@ def test_shift_add_gradients_equal_the_reference(batch, size, channels, kh, kw):
 @pytest.mark.parametrize("impl", sorted(IMPLEMENTATIONS))
 def test_gradients_match_finite_differences(impl):
     small = _inputs(2, 4, 2, 3, 5, dtype=np.float64)
-    with jax.enable_x64(True):
+    with float64():
         check_grads(IMPLEMENTATIONS[impl], small, order=2, modes=("rev",))
 
 

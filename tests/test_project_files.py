@@ -56,7 +56,8 @@ def test_requirements_txt_is_the_runtime_list():
 
 def test_the_carried_wheels_and_the_gpu_machines_packages_cover_every_runtime_requirement():
     """experiments/device/wheels.txt (what a lent GPU machine lacks) and gpu_packages.txt (what it has)
-    name every runtime requirement; carried_wheels.py check installs the whole closure from them."""
+    name every requirement of training (the light install and the train extra); carried_wheels.py check
+    installs the whole closure from them."""
     device = os.path.join(ROOT, "experiments", "device")
 
     def names(file: str, of_wheels: bool) -> set[str]:
@@ -65,7 +66,8 @@ def test_the_carried_wheels_and_the_gpu_machines_packages_cover_every_runtime_re
         return {canonicalize_name(line.split("-")[0] if of_wheels else line) for line in lines}
 
     carried, present = names("wheels.txt", True), names("gpu_packages.txt", False)
-    required = {canonicalize_name(r.name) for r in _install_requires()}
+    training = _install_requires() + _requirements(_setup_cfg()["options.extras_require"]["train"])
+    required = {canonicalize_name(r.name) for r in training}
     assert required <= carried | present, sorted(required - carried - present)
     assert not carried & present  # nothing carried that the machine has
 

@@ -1,8 +1,13 @@
 """Problems a user can fix, said in one line."""
 
 import functools
+import importlib.util
 import sys
 from typing import Callable
+
+# The top-level modules of setup.cfg's `train` extra (training, data preparation, evaluation).
+TRAINING_MODULES = ("tensorflow_datasets", "array_record", "grain", "tensorboardX", "h5py", "scipy",
+                    "matplotlib")
 
 
 class OneLineError(Exception):
@@ -26,3 +31,13 @@ def exit_on_one_line_errors(main: Callable) -> Callable:
         except OneLineError as e:
             sys.exit(f"error: {e}")
     return checked
+
+
+def require_training_extra(command: str) -> None:
+    """Exits with one line naming the extra to install when a package of the `train` extra is missing
+    (the light install has only what using a trained model needs)."""
+    missing = [name for name in TRAINING_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.exit(f"error: {command} needs the training extra ({', '.join(missing)} not installed): "
+                 f"pip install 'visual-dynamics[train]' (in a checkout: pip install -e '.[train]' -c "
+                 f"constraints.txt)")

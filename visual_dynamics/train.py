@@ -8,6 +8,7 @@ same workdir resumes from the newest checkpoint.
 import contextlib
 import dataclasses
 import functools
+import inspect
 import math
 import os
 import time
@@ -87,7 +88,10 @@ def make_p_train_step(config, devices=None, donate: bool = True):
 
 def replicate(tree, devices=None):
     """One copy of `tree` per device, laid out as the pmapped step's outputs are, so the step's
-    first call and every later one share one compilation."""
+    first call and every later one share one compilation (Flax before 0.11 lays them out as pmap's
+    outputs without being told the axis)."""
+    if "axis_name" not in inspect.signature(jax_utils.replicate).parameters:
+        return jax_utils.replicate(tree, devices)
     return jax_utils.replicate(tree, devices, axis_name=AXIS)
 
 
