@@ -134,7 +134,7 @@ def save(manager: ocp.CheckpointManager, step: int, state) -> None:
     needed = _save_size(folder, state)
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise _disk_full(folder, step, free, needed)
+        raise _disk_full(folder, step, free, needed, "nothing written")
     sharding = _replicated_sharding()
     replicated = jax.tree.map(
         lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda _, x=x: np.asarray(x)), state)
@@ -174,9 +174,9 @@ def _is_disk_full(error: BaseException) -> bool:
     return False
 
 
-def _disk_full(folder: str, step: int, free: int, needed: int) -> DiskFullError:
-    """The one-line error for a save of `step` that finds `free` bytes where it needs `needed`; removes
-    the partial save folders first."""
+def _disk_full(folder: str, step: int, free: int, needed: int, done: str) -> DiskFullError:
+    """The one-line error for a save of `step` that finds `free` bytes where it needs `needed`, after
+    removing the partial save folders; `done` says what became of the save."""
     for name in os.listdir(folder):
         if PARTIAL_SAVE_MARK in name:
             shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
@@ -184,8 +184,8 @@ def _disk_full(folder: str, step: int, free: int, needed: int) -> DiskFullError:
     resume = f"resume from step {kept}" if kept is not None else "start again from step 0"
     return DiskFullError(
         f"the disk is full: saving the checkpoint of step {step} in {folder} needs about "
-        f"{_size_text(needed)} and {_size_text(free)} are free. No earlier checkpoint was touched (partial "
-        f"save removed); free some space, then rerun the same command to {resume}.")
+        f"{_size_text(needed)} and {_size_text(free)} are free. No earlier checkpoint was touched ({done}); "
+        f"free some space, then rerun the same command to {resume}.")
 
 
 def _size_text(size: int) -> str:
@@ -203,7 +203,8 @@ def _disk_full_as_error(folder: str, step: int, needed: int) -> Iterator[None]:
     except Exception as e:  # pylint: disable=broad-except  (Orbax wraps the OSError in its own errors)
         if not _is_disk_full(e):
             raise
-        raise _disk_full(folder, step, shutil.disk_usage(folder).free, needed) from None
+        free = shutil.disk_usage(folder).free
+        raise _disk_full(folder, step, free, needed, "partial save removed") from None
 
 
 def restore(manager: ocp.CheckpointManager, step: int, abstract_state):
