@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from visual_dynamics import checkpointing
+from visual_dynamics import checkpointing, workdir_lock
 from visual_dynamics.data import pipeline
 
 STEPS = 4
@@ -110,6 +110,23 @@ def test_a_checkpoint_of_two_processes_resumes_in_one_and_back(two_process_run, 
     assert f"resuming from step {STEPS}" in out and f"Done at step {STEPS + 2}" in out
     outputs = _train(workdir, data_dir, 2, 1, f"--config.num_train_steps={STEPS + 4}")
     assert f"resuming from step {STEPS + 2}" in outputs[0][1] and f"Done at step {STEPS + 4}" in outputs[0][1]
+
+
+def test_a_held_workdir_stops_every_process_of_a_run_in_one_line(two_process_run, data_dir, tmp_path):
+    """Process 0 holds the lock for the run; when another run holds it, all processes stop at once."""
+    workdir = tmp_path / "run"
+    shutil.copytree(two_process_run[0], workdir)
+    holder = workdir_lock.acquire(str(workdir))
+    try:
+        outputs = _finish(_start(str(workdir), data_dir, 2, 1, f"--config.num_train_steps={STEPS + 2}"),
+                          timeout=120)
+    finally:
+        workdir_lock.release(str(workdir), holder)
+    for code, _, err in outputs:
+        assert code == 1 and "Traceback" not in err, err[-3000:]
+        assert err.strip().splitlines()[-1].startswith(f"error: {workdir} is in use by another training run")
+    assert f"(PID {os.getpid()} on" in outputs[0][2]  # process 0 names the holder
+    assert checkpointing.newest_complete_step(str(workdir)) == STEPS  # nothing trained
 
 
 class CountingSource:
