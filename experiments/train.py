@@ -96,7 +96,10 @@ def main(argv):
     try:
         results = train.train_and_evaluate(config, workdir)
     except OneLineError as e:  # a busy workdir, an unprepared or damaged dataset, a full disk
-        sys.exit(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        if jax.process_count() > 1:  # leave as below: one process may meet it alone (a damaged shard)
+            os._exit(1)
+        sys.exit(1)
     except preemption.TrainingStopped as e:
         print(e, flush=True)
         sys.exit(preemption.EXIT_STOPPED)

@@ -137,8 +137,7 @@ class SplitSource:
     be read raises `DamagedDataError` naming its shard file instead of the reader's own error."""
 
     def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
-        self.builder, self.split = builder, split
-        self.source = builder.as_data_source(split=split)
+        self.builder, self.source = builder, builder.as_data_source(split=split)
         info = builder.info.splits[split]
         self.shard_ends = list(itertools.accumulate(info.shard_lengths))
         self.shard_files = [os.path.join(builder.data_dir, name) for name in info.filenames]
