@@ -147,7 +147,7 @@ def traverse(args, predictor, out: str, load) -> list:
 def layers(args, predictor, out: str, load) -> list:
     """Writes scale_K.png per pyramid scale; returns no grid rows."""
     for k, scale in enumerate(predictor.feature_maps(load(args.image))):
-        tiles = [np.repeat(_unit(scale[..., c])[..., None], 3, -1) for c in range(scale.shape[-1])]
+        tiles = [np.repeat(vis.unit_range(scale[..., c])[..., None], 3, -1) for c in range(scale.shape[-1])]
         grid = [tiles[i:i + 8] for i in range(0, len(tiles), 8)]
         vis.save_png(vis.image_grid(grid, upscale=max(1, 64 // scale.shape[0])),
                      os.path.join(out, f"scale_{k}.png"))
@@ -174,11 +174,6 @@ def run(args, predictor, out: str) -> str:
     grid_path = os.path.join(out, "grid.png")
     vis.save_png(vis.image_grid(rows, upscale=2), grid_path)
     return grid_path
-
-
-def _unit(feature_map: np.ndarray) -> np.ndarray:
-    low, high = feature_map.min(), feature_map.max()
-    return (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
 
 
 def main(argv=None):

@@ -44,12 +44,9 @@ def analogy_results(predictor, builder) -> dict:
         predicted = analogy.predictions(predictor, analogy.shapes_analogies(spec, config.seed,
                                                                            FLAGS.num_analogies))
         return {"mse": analogy.mean_squared_errors(predicted), "count": len(predicted["truth"])}
-    if dataset == "sprites":
+    if dataset in analogy.SPRITES_DATASETS:
         source = pipeline.SplitSource(builder, "test")
-        items = analogy.sprites_analogies(source[i] for i in range(len(source)))
-        predicted = analogy.predictions(predictor, items)
-        return {"table2": analogy.sprites_table(predicted, items["action"]),
-                "mse": analogy.mean_squared_errors(predicted), "count": len(predicted["truth"])}
+        return analogy.sprites_results(predictor, (source[i] for i in range(len(source))))
     return {"skipped": f"no analogy ground truth for dataset {dataset!r}"}
 
 

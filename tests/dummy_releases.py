@@ -316,3 +316,48 @@ def write_all_dummy_data() -> None:
 
 if __name__ == "__main__":
     write_all_dummy_data()
+
+
+# --- The Universal LPC spritesheet: full-size RGBA sheets of the layers lpc_sprites uses ---
+
+def lpc_layer_cells(relative: str) -> dict[tuple[int, int], tuple[int, int, tuple[int, int, int]]]:
+    """What the fake sheet of a layer draws: (row, frame) -> (top, left, RGB) of an opaque 8x8
+    square in that cell. Weapons draw thrust only (rows 4-7), like the real spear; every other layer
+    draws every frame of every row. The square moves 3 px right a frame."""
+    from visual_dynamics.data import lpc
+
+    index = lpc.layers_of(range(lpc.NUM_CHARACTERS)).index(relative)
+    colour = ((37 * index) % 256, (91 * index + 50) % 256, (53 * index + 100) % 256)
+    rows = range(4, 8) if relative.startswith("weapons/") else range(21)
+    frames = {row: lpc.HURT_FRAMES if row == lpc.HURT_ROW else lpc.FRAMES[row // 4] for row in rows}
+    return {(row, t): (4 + (index % 8) * 6, 4 + (index // 8) * 4 + 3 * t, colour)
+            for row, count in frames.items() for t in range(count)}
+
+
+def write_lpc_art(root: str) -> None:
+    """root/<layer>.png for every layer of the character grid: 832x1344 RGBA sheets drawing
+    `lpc_layer_cells`, with (invisible) colour in their transparent pixels."""
+    from visual_dynamics.data import lpc
+
+    for relative in lpc.layers_of(range(lpc.NUM_CHARACTERS)):
+        sheet = np.zeros(lpc.SHEET_SHAPE, np.uint8)
+        sheet[..., 0] = 200  # colour where alpha is 0: not part of what the layer shows
+        for (row, t), (top, left, colour) in lpc_layer_cells(relative).items():
+            y, x = row * lpc.FRAME + top, t * lpc.FRAME + left
+            sheet[y:y + 8, x:x + 8] = (*colour, 255)
+        path = os.path.join(root, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        Image.fromarray(sheet).save(path)
+
+
+def lpc_expected_frame(character: int, row: int, t: int) -> np.ndarray:
+    """uint8 [64, 64, 3]: the fake art's frame of a character, painted square by square on black."""
+    from visual_dynamics.data import lpc
+
+    frame = np.zeros((lpc.FRAME, lpc.FRAME, 3), np.uint8)
+    for relative in lpc.character_layers(character):
+        cell = lpc_layer_cells(relative).get((row, t))
+        if cell is not None:
+            top, left, colour = cell
+            frame[top:top + 8, left:left + 8] = colour
+    return frame

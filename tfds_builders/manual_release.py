@@ -2,12 +2,19 @@
 tree read in place (`visual_dynamics.data.releases` finds it)."""
 
 import os
-from typing import Callable
+from typing import Callable, Optional
 
 import tensorflow_datasets as tfds
 
 from visual_dynamics.data import releases
 from visual_dynamics.data.source_files import SourceDataError, listing
+
+
+def given_manual_dir(dl_manager: tfds.download.DownloadManager) -> Optional[str]:
+    """The manual folder, even an empty one (TFDS's `manual_dir` raises for that), or None when there is
+    no such folder (TFDS's default `downloads/manual` is used when none was given)."""
+    path = getattr(dl_manager, "_manual_dir", None)
+    return os.fspath(path) if path and os.path.isdir(path) else None
 
 
 def release_root(builder: tfds.core.DatasetBuilder, dl_manager: tfds.download.DownloadManager,
@@ -20,7 +27,7 @@ def release_root(builder: tfds.core.DatasetBuilder, dl_manager: tfds.download.Do
     Raises:
       SourceDataError: no release, several candidates, or an archive that does not hold one.
     """
-    release = releases.find_release(os.fspath(dl_manager.manual_dir), archive_name, is_root, what,
+    release = releases.find_release(given_manual_dir(dl_manager), archive_name, is_root, what,
                                     builder.MANUAL_DOWNLOAD_INSTRUCTIONS, builder.chosen_archive)
     if not release.is_archive or (read_zip and release.path.lower().endswith(".zip")):
         return release.path

@@ -17,6 +17,12 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
+def unit_range(feature_map: np.ndarray) -> np.ndarray:
+    """A feature map scaled to [0, 1] (zeros where it is constant)."""
+    low, high = feature_map.min(), feature_map.max()
+    return (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
+
+
 def image_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, upscale: int = 1) -> np.ndarray:
     """Tiles rows of equally sized [H, W, 3] images, `pad` white pixels apart: uint8 [H', W', 3]."""
     h, w = np.asarray(rows[0][0]).shape[:2]

@@ -7,7 +7,7 @@
 
 from visual_dynamics import config as configs
 
-CPU_TRAIN_STEPS = 8000
+CPU_TRAIN_STEPS = 12_000
 
 
 def get_config(variant: str = ""):

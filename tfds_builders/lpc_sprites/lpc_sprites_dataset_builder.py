@@ -17,6 +17,7 @@ from tfds_builders import manual_release, pairs, reproducible
 from tfds_builders.lpc_sprites import layer_digests
 from visual_dynamics.data import lpc, releases, sprites
 from visual_dynamics.data.source_files import SourceDataError, listing
+from visual_dynamics.errors import short_reason
 
 SPLIT_SEED = 0
 SPLIT_NAMES = ("train", "validation", "test")
@@ -81,17 +82,20 @@ class Builder(reproducible.ReproducibleBuilder):
     """
 
     def _art_root(self, dl_manager: tfds.download.DownloadManager) -> str:
-        """The spritesheet repository's root: from the manual folder if given, else downloaded."""
+        """The spritesheet repository's root: from the manual folder if one was given (even an empty
+        one: its message says what to put there), else downloaded."""
         what = f"the Universal LPC spritesheet ({lpc.REPOSITORY} at {lpc.COMMIT}, with body/male/light.png)"
+        if manual_release.given_manual_dir(dl_manager):
+            return manual_release.release_root(self, dl_manager, lpc.ARCHIVE, lpc.is_art_root, what)
         try:
-            dl_manager.manual_dir  # raises when no manual folder was given
-        except AssertionError:
             extracted = os.fspath(dl_manager.download_and_extract(lpc.ARCHIVE_URL))
-            root = releases.find_root(extracted, lpc.is_art_root)
-            if root is None:
-                raise SourceDataError(f"{lpc.ARCHIVE_URL} does not hold {what}: {listing(extracted)}")
-            return root
-        return manual_release.release_root(self, dl_manager, lpc.ARCHIVE, lpc.is_art_root, what)
+        except OSError as e:  # requests' ConnectionError and HTTPError are OSErrors
+            raise SourceDataError(f"could not download {lpc.ARCHIVE_URL} ({short_reason(e)}); offline, "
+                                  f"download it elsewhere and pass its folder as --manual_dir") from None
+        root = releases.find_root(extracted, lpc.is_art_root)
+        if root is None:
+            raise SourceDataError(f"{lpc.ARCHIVE_URL} does not hold {what}: {listing(extracted)}")
+        return root
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         root = self._art_root(dl_manager)

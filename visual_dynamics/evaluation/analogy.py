@@ -18,6 +18,7 @@ from visual_dynamics.data import shapes
 from visual_dynamics.data.sprites import ACTIONS
 
 ANALOGY_KEYS = ("source", "source_next", "target", "target_next")
+SPRITES_DATASETS = ("sprites", "lpc_sprites")  # Reed et al.'s release; our rendering of the same art
 SPRITE_PIXELS = 60 * 60  # Reed et al.'s frames: errors are reported per 60 x 60 x 3 image
 
 
@@ -80,6 +81,15 @@ def predictions(predictor, analogies: dict, batch_size: int = 64) -> dict:
            - resized["source"].astype(np.int32))
     return {"ours": np.concatenate(ours), "copy": resized["target"],
             "add": np.clip(add, 0, 255).astype(np.uint8), "truth": resized["target_next"]}
+
+
+def sprites_results(predictor, examples: Iterable[dict]) -> dict:
+    """Table 2 of a model on a sprites split's examples: {'table2': `sprites_table`, 'mse':
+    `mean_squared_errors`, 'count': the number of analogies}."""
+    items = sprites_analogies(examples)
+    predicted = predictions(predictor, items)
+    return {"table2": sprites_table(predicted, items["action"]), "mse": mean_squared_errors(predicted),
+            "count": len(predicted["truth"])}
 
 
 def mean_squared_errors(predicted: dict) -> dict:
