@@ -5,7 +5,8 @@
 Each model is a folder visual_dynamics/pretrained/<name>/ holding config.json (the run's config),
 variables.npz (parameters and BatchNorm statistics, float32 or float16, one array per '/'-joined variable
 path; split into variables-K-of-N.npz where one file would pass 5 MiB), z_bank.npz (the run's empirical
-z distribution, float16) and README.md (how it was trained and what it scores). `export` writes such a
+z distribution, float16), README.md (how it was trained and what it scores) and, for a model of a
+downloaded dataset, example_pairs.npz (a few test pairs to try it on without the dataset). `export` writes such a
 folder from a training workdir:
 
     python experiments/export_pretrained.py --workdir=workdirs/shapes_small --name=shapes_small
@@ -28,6 +29,7 @@ from visual_dynamics.z_bank import ZBank
 
 VARIABLES_FILE = "variables.npz"
 VARIABLES_SHARD = "variables-{:05d}-of-{:05d}.npz"  # the folder's variables in several files
+EXAMPLE_PAIRS_FILE = "example_pairs.npz"
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Every file of a shipped folder stays under 5 MiB (git), a travel file well under the 16 MiB that comes
 # back from a lent machine. Bounds on the arrays' raw bytes: compression only shrinks them, but for a
@@ -52,6 +54,26 @@ def folder(name: str) -> str:
         raise ValueError(f"no pretrained model named {name!r}; the package ships: "
                          f"{', '.join(available()) or 'none'}")
     return os.path.join(ROOT, name)
+
+
+def example_pairs(name: str) -> dict[str, np.ndarray]:
+    """{'image', 'next_image'}: uint8 [N, S, S, 3], test pairs shipped with the model `name`.
+
+    Raises:
+      ValueError: no shipped model has that name.
+      FileNotFoundError: the model ships none (a Shapes model: generate pairs with `data.shapes`).
+    """
+    path = os.path.join(folder(name), EXAMPLE_PAIRS_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{name} ships no {EXAMPLE_PAIRS_FILE}")
+    with np.load(path) as f:
+        return {key: f[key] for key in ("image", "next_image")}
+
+
+def save_example_pairs(pairs: dict[str, np.ndarray], directory: str) -> None:
+    """Writes {'image', 'next_image'} uint8 [N, S, S, 3] as directory/example_pairs.npz, atomically."""
+    with atomic_path(os.path.join(directory, EXAMPLE_PAIRS_FILE)) as tmp:
+        np.savez_compressed(tmp, image=pairs["image"], next_image=pairs["next_image"])
 
 
 def _shards(arrays: dict[str, np.ndarray], max_bytes: int) -> list[dict[str, np.ndarray]]:
