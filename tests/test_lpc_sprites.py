@@ -7,6 +7,8 @@ recompressed archive, and one line for each kind of bad art.
 
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 
 import numpy as np
@@ -14,10 +16,12 @@ import pytest
 from PIL import Image
 
 import dummy_releases
+from conftest import ROOT
 from test_real_datasets import assert_not_prepared, build
 from tfds_builders.lpc_sprites import layer_digests
 from tfds_builders.lpc_sprites import lpc_sprites_dataset_builder as lpc_builder
 from visual_dynamics.data import fingerprint, lpc, pipeline, source_files
+from visual_dynamics.evaluation import sprites_results
 
 
 def test_grid_of_672_distinct_characters_neighbours_differ_only_in_the_weapon():
@@ -155,3 +159,40 @@ def test_a_failed_download_says_how_to_prepare_offline_in_one_line(fake_art, tmp
         build("lpc_sprites", "tiny", None, str(tmp_path / "data"))
     assert "\n" not in str(caught.value) and "--manual_dir" in str(caught.value)
     assert_not_prepared("lpc_sprites", "tiny", str(tmp_path / "data"))
+
+
+def test_table2_rows_give_the_mean_and_spread_of_the_seeds_and_ratios_to_add():
+    def run(ours, add):
+        return {"table2": {"ours": dict(zip(sprites_results.COLUMNS, ours)),
+                           "add": dict(zip(sprites_results.COLUMNS, add)),
+                           "copy": dict(zip(sprites_results.COLUMNS, add))}}
+
+    runs = [run((4, 5, 6, 7, 8, 6), (40, 50, 60, 70, 80, 60)), run((6, 5, 6, 7, 8, 6.4), (40, 50, 60, 70, 80, 60))]
+    lines = sprites_results.table_markdown(runs).splitlines()
+    assert "| **Ours (this code)** | 5.0 ± 1.0 | 5.0 ± 0.0 | 6.0 ± 0.0 | 7.0 ± 0.0 | 8.0 ± 0.0 | 6.2 ± 0.2 |" in lines
+    assert "| Ours ÷ Add (this code) | 0.125 | 0.100 | 0.100 | 0.100 | 0.100 | 0.103 |" in lines
+    assert "| Ours (paper) | 9.5 | 11.5 | 11.1 | 28.2 | 19.0 | 15.9 |" in lines
+
+
+def test_figures_of_a_model_on_lpc_test_pairs(tiny_run, tiny_from_folder, tmp_path):
+    """The shared tiny (Shapes, 32 px) run drawn on the fake sprites: each figure's grid of 32 px tiles."""
+    from visual_dynamics.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(tiny_run[0])
+    paths = sprites_results.write_figures(predictor, tiny_from_folder[1]["test"], str(tmp_path), n=4,
+                                          num_samples=3)
+    shapes = {os.path.basename(p): np.asarray(Image.open(p)).shape[:2] for p in paths}
+    tile = 32 + 2  # a tile and its padding, upscaled 2x in the file
+    assert shapes["fig6_samples.png"] == (2 * (4 * tile + 2), 2 * ((3 + 3 + 1) * tile + 2))
+    assert shapes["fig15a_analogies.png"] == (2 * (4 * tile + 2), 2 * (5 * tile + 2))
+    assert shapes["fig16_extrapolation.png"] == (2 * (4 * tile + 2), 2 * (8 * tile + 2))
+    assert shapes["traversals.png"] == (2 * (4 * tile + 2), 2 * (8 * tile + 2))
+    assert shapes["fig8_layers.png"][0] == 2 * (len(predictor.config.model.pyramid_scales) * tile + 2)
+
+
+def test_evaluate_sprites_refuses_a_model_of_another_dataset(tiny_run):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "evaluate_sprites.py"),
+                             f"--workdir={tiny_run[0]}", "--output_dir=/dev/null/unused"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == f"error: {tiny_run[0]} is a 'shapes' model, not a sprites one"
