@@ -1,5 +1,5 @@
 """notebooks/visual_dynamics_colab.ipynb runs top to bottom (nbclient): on the shipped model by default,
-and on a run named by VISUAL_DYNAMICS_WORKDIR (the tiny trained run)."""
+and on a run named by VISUAL_DYNAMICS_WORKDIR (the tiny trained run); then on sprites_cpu."""
 
 import os
 
@@ -24,5 +24,6 @@ def test_notebook_executes(model, request, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any(("shapes_cpu: shapes, 64 px" if model == "shipped" else "z of") in o.get("text", "")
                for o in outputs)
+    assert any("sprites_cpu: lpc_sprites, 64 px" in o.get("text", "") for o in outputs)
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(figures) >= 6  # samples, transfer, extrapolation, 2 sweeps, feature maps
+    assert len(figures) >= 8  # samples, transfer, extrapolation, 2 sweeps, feature maps; sprites' two

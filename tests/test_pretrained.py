@@ -186,3 +186,28 @@ def test_one_file_export_holds_the_run_in_float16(tiny_run, tmp_path):
     image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     frames = Predictor.from_file(path).sample(image, 8, rng=5)
     assert frames.shape == (8, 32, 32, 3) and frames.dtype == np.uint8
+
+
+def test_shipped_sprites_model_has_its_configs_sizes_and_moves_its_example_pairs():
+    """sprites_cpu: the lpc_sprites:cpu network, files within git's and the issue's bounds, and on the
+    test pairs it ships the motion it encodes from (I, J) rebuilds J better than copying I."""
+    from configs import lpc_sprites
+
+    predictor = Predictor.from_pretrained("sprites_cpu")
+    config = lpc_sprites.get_config("cpu")
+    assert json.loads(predictor.config.model.to_json()) == json.loads(config.model.to_json())
+    assert predictor.config.builder_config == "size_64" and predictor.config.data_dir is None
+    assert predictor.z_bank.step == config.num_train_steps
+    folder = pretrained.folder("sprites_cpu")
+    sizes = [os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)]
+    assert max(sizes) < 5 * 2 ** 20 and sum(sizes) < 16 * 2 ** 20
+    pairs = pretrained.example_pairs("sprites_cpu")
+    assert pairs["image"].shape == pairs["next_image"].shape == (len(pairs["image"]), 64, 64, 3)
+    rebuilt = predictor.transfer(predictor.encode(pairs["image"], pairs["next_image"]), pairs["image"])
+
+    def error(images):
+        return np.mean((images / 255.0 - pairs["next_image"] / 255.0) ** 2)
+
+    assert error(rebuilt) < 0.5 * error(pairs["image"])
+    with pytest.raises(FileNotFoundError, match="shapes_cpu ships no example_pairs.npz"):
+        pretrained.example_pairs("shapes_cpu")
