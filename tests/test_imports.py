@@ -20,7 +20,7 @@ def test_the_predictor_imports_no_training_or_dataset_code():
         "visual_dynamics.predictor"]  # the check sees what it imported
 
 
-@pytest.mark.parametrize("reader", ["exercise", "penn_action", "sprites", "videos"])
+@pytest.mark.parametrize("reader", ["exercise", "penn_action", "sprites", "lpc", "videos"])
 def test_the_data_readers_import_no_tfds(reader):
     module = f"visual_dynamics.data.{reader}"
     assert _imported(module, ("tensorflow_datasets", "grain", module)) == [module]

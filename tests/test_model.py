@@ -112,7 +112,8 @@ def test_z_size_ablation_adds_a_linear_layer_on_each_side_of_z():
         model_from_config(ablated)
 
 
-@pytest.mark.parametrize("dataset", ["shapes", "shapes_texture", "sprites", "exercise", "penn_action"])
+@pytest.mark.parametrize("dataset", ["shapes", "shapes_texture", "sprites", "lpc_sprites", "exercise",
+                                     "penn_action"])
 def test_every_variant_of_every_dataset_builds_a_network_whose_output_is_the_decoder_size(dataset):
     import importlib
 
