@@ -79,10 +79,10 @@ def main(argv):
                "table1_mean_and_spread": table1}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    markdown = (table_markdown(runs) + "\n\nTable 1 (Sprites): non-zero z_mean elements "
-                + " ± ".join(f"{v:g}" for v in table1["active_dims"]) + f" (paper {PAPER_TABLE1['active_dims']}),"
-                " PCA components for 95 % " + " ± ".join(f"{v:g}" for v in table1["pca_components_95"])
-                + f" (paper {PAPER_TABLE1['pca_components_95']})\n")
+    active, components = (" ± ".join(f"{v:g}" for v in table1[key]) for key in PAPER_TABLE1)
+    markdown = (f"{table_markdown(runs)}\n\nTable 1 (Sprites): non-zero z_mean elements {active} (paper "
+                f"{PAPER_TABLE1['active_dims']}), PCA components for 95 % {components} (paper "
+                f"{PAPER_TABLE1['pca_components_95']})\n")
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(markdown)
     print(markdown)

@@ -155,9 +155,9 @@ def test_a_failed_download_says_how_to_prepare_offline_in_one_line(fake_art, tmp
 
     monkeypatch.setattr(downloader, "MAX_RETRIES", 0)
     monkeypatch.setattr(lpc, "ARCHIVE_URL", "http://127.0.0.1:9/nothing-listens-here.tar.gz")
-    with pytest.raises(source_files.SourceDataError, match="could not download http://127.0.0.1:9/") as caught:
+    with pytest.raises(source_files.SourceDataError, match="could not download http://127.0.0.1:9/") as e:
         build("lpc_sprites", "tiny", None, str(tmp_path / "data"))
-    assert "\n" not in str(caught.value) and "--manual_dir" in str(caught.value)
+    assert "\n" not in str(e.value) and "--manual_dir" in str(e.value)
     assert_not_prepared("lpc_sprites", "tiny", str(tmp_path / "data"))
 
 
@@ -167,9 +167,11 @@ def test_table2_rows_give_the_mean_and_spread_of_the_seeds_and_ratios_to_add():
                            "add": dict(zip(sprites_results.COLUMNS, add)),
                            "copy": dict(zip(sprites_results.COLUMNS, add))}}
 
-    runs = [run((4, 5, 6, 7, 8, 6), (40, 50, 60, 70, 80, 60)), run((6, 5, 6, 7, 8, 6.4), (40, 50, 60, 70, 80, 60))]
+    add = (40, 50, 60, 70, 80, 60)
+    runs = [run((4, 5, 6, 7, 8, 6), add), run((6, 5, 6, 7, 8, 6.4), add)]
     lines = sprites_results.table_markdown(runs).splitlines()
-    assert "| **Ours (this code)** | 5.0 ± 1.0 | 5.0 ± 0.0 | 6.0 ± 0.0 | 7.0 ± 0.0 | 8.0 ± 0.0 | 6.2 ± 0.2 |" in lines
+    assert ("| **Ours (this code)** | 5.0 ± 1.0 | 5.0 ± 0.0 | 6.0 ± 0.0 | 7.0 ± 0.0 | 8.0 ± 0.0 | 6.2 ± 0.2 |"
+            in lines)
     assert "| Ours ÷ Add (this code) | 0.125 | 0.100 | 0.100 | 0.100 | 0.100 | 0.103 |" in lines
     assert "| Ours (paper) | 9.5 | 11.5 | 11.1 | 28.2 | 19.0 | 15.9 |" in lines
 
@@ -195,4 +197,5 @@ def test_evaluate_sprites_refuses_a_model_of_another_dataset(tiny_run):
                              f"--workdir={tiny_run[0]}", "--output_dir=/dev/null/unused"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1] == f"error: {tiny_run[0]} is a 'shapes' model, not a sprites one"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"error: {tiny_run[0]} is a 'shapes' model, not a sprites one"

@@ -102,7 +102,8 @@ class Builder(reproducible.ReproducibleBuilder):
         splits = character_splits(self.builder_config)
         lpc.check_layers(root, layer_digests.read(self.LAYER_TABLE),
                          lpc.layers_of(np.concatenate(list(splits.values()))))
-        return {split: self._generate_examples(root, split, characters) for split, characters in splits.items()}
+        return {split: self._generate_examples(root, split, characters)
+                for split, characters in splits.items()}
 
     def _generate_examples(self, root: str, split: str, characters):
         read = functools.partial(lpc.read_character, root, self.builder_config.paper)

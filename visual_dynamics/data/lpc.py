@@ -82,7 +82,8 @@ def layers_of(characters: Sequence[int]) -> list[str]:
 
 def animations(with_hurt: bool) -> list[tuple[int, int, int, int]]:
     """(row, action, viewpoint, frames) of the kept animations, in row order; 'hurt' has viewpoint -1."""
-    kept = [(NUM_VIEWPOINTS * a + v, a, v, FRAMES[a]) for a in range(len(ACTIONS)) for v in range(NUM_VIEWPOINTS)]
+    kept = [(NUM_VIEWPOINTS * a + v, a, v, FRAMES[a])
+            for a in range(len(ACTIONS)) for v in range(NUM_VIEWPOINTS)]
     return kept + ([(HURT_ROW, HURT, -1, HURT_FRAMES)] if with_hurt else [])
 
 

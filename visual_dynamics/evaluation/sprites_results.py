@@ -75,7 +75,8 @@ def write_figures(predictor, examples: list[dict], out: str, n: int = 6, num_sam
     truths = np.stack([e["next_image"] for e in picked])
     reconstructions = predictor.transfer(predictor.encode(images, truths), images)
     samples = predictor.sample(images, num_samples, rng=seed)
-    zooms = [s[0, size // 4:3 * size // 4, size // 4:3 * size // 4].repeat(2, 0).repeat(2, 1) for s in samples]
+    centre = slice(size // 4, 3 * size // 4)
+    zooms = [s[0, centre, centre].repeat(2, 0).repeat(2, 1) for s in samples]
     figures = {"fig6_samples": [[i, t, r, *s, z] for i, t, r, s, z in
                                 zip(images, truths, reconstructions, samples, zooms)]}
 
@@ -89,8 +90,8 @@ def write_figures(predictor, examples: list[dict], out: str, n: int = 6, num_sam
     chosen = rng.choice(len(items["target"]), n, replace=False)
     ours = predictor.transfer(predictor.encode(items["source"][chosen], items["source_next"][chosen]),
                               items["target"][chosen])
-    figures["fig15a_analogies"] = [[items[k][i] for k in analogy.ANALOGY_KEYS[:3]] + [o, items["target_next"][i]]
-                                   for i, o in zip(chosen, ours)]
+    figures["fig15a_analogies"] = [[items["source"][i], items["source_next"][i], items["target"][i], o,
+                                    items["target_next"][i]] for i, o in zip(chosen, ours)]
 
     long = [a for a in animations_of(examples) if len(a) >= 8]
     rows = []

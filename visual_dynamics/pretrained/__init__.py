@@ -6,8 +6,8 @@ Each model is a folder visual_dynamics/pretrained/<name>/ holding config.json (t
 variables.npz (parameters and BatchNorm statistics, float32 or float16, one array per '/'-joined variable
 path; split into variables-K-of-N.npz where one file would pass 5 MiB), z_bank.npz (the run's empirical
 z distribution, float16), README.md (how it was trained and what it scores) and, for a model of a
-downloaded dataset, example_pairs.npz (a few test pairs to try it on without the dataset). `export` writes such a
-folder from a training workdir:
+downloaded dataset, example_pairs.npz (a few test pairs to try it on without the dataset). `export`
+writes such a folder from a training workdir:
 
     python experiments/export_pretrained.py --workdir=workdirs/shapes_small --name=shapes_small
 
