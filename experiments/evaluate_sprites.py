@@ -3,7 +3,8 @@
   python experiments/evaluate_sprites.py --workdir=workdirs/lpc_cpu_s0 --workdir=workdirs/lpc_cpu_s1
   python experiments/evaluate_sprites.py --pretrained=sprites_cpu
 
-For each run (several: seeds of one config, reported as mean and spread), on the test characters:
+For each run (several: seeds of one config, reported as mean and spread), on the test characters
+(--split=validation: the validation characters, to choose a config on):
 - Table 2: Reed et al.'s analogy error per animation (source and target are two test characters in the
   same animation, viewpoint and frame; sum of squared errors per image in [0, 1] units, scaled from our
   64 x 64 frames to Reed's 60 x 60 by 3600 / 4096), of our transfer, of Reed's *Add* baseline
@@ -31,6 +32,8 @@ flags.DEFINE_multi_string("workdir", None, "A finished sprites run; repeat for o
 flags.DEFINE_string("pretrained", None, "A shipped model (e.g. sprites_cpu) instead of --workdir.")
 flags.DEFINE_string("output_dir", None, "Default: the first workdir's sprites_eval/.")
 flags.DEFINE_string("data_dir", None, "Where the dataset is (default: the run's own).")
+flags.DEFINE_enum("split", "test", ["test", "validation"], "Characters to score: validation ones to choose a "
+                  "config on, the test ones once for the chosen config.")
 flags.DEFINE_integer("num_rows", 6, "Rows of each figure.")
 flags.DEFINE_integer("num_samples", 5, "Samples per row of fig6.")
 flags.DEFINE_integer("seed", 0, "Seed of the samples and of the test pairs the figures show.")
@@ -64,9 +67,9 @@ def main(argv):
         except LOAD_ERRORS as e:
             sys.exit(f"error: {e}")
         if examples is None:
-            source = pipeline.SplitSource(builder, "test")
+            source = pipeline.SplitSource(builder, FLAGS.split)
             examples = [source[i] for i in range(len(source))]
-            print(f"{len(examples)} test pairs of {builder.info.full_name}", flush=True)
+            print(f"{len(examples)} {FLAGS.split} pairs of {builder.info.full_name}", flush=True)
             os.makedirs(out, exist_ok=True)
             write_figures(predictor, examples, out, FLAGS.num_rows, FLAGS.num_samples, FLAGS.seed)
             print(f"Figures written to {out}", flush=True)
@@ -75,7 +78,7 @@ def main(argv):
         print(json.dumps({k: run[k] for k in ("run", "table2", "table1")}, indent=1), flush=True)
         runs.append(run)
     table1 = {key: mean_and_spread([r["table1"][key] for r in runs]) for key in PAPER_TABLE1}
-    results = {"runs": runs, "paper": {"table2": PAPER_TABLE2, "table1": PAPER_TABLE1},
+    results = {"split": FLAGS.split, "runs": runs, "paper": {"table2": PAPER_TABLE2, "table1": PAPER_TABLE1},
                "table1_mean_and_spread": table1}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
