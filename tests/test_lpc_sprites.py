@@ -199,3 +199,17 @@ def test_evaluate_sprites_refuses_a_model_of_another_dataset(tiny_run):
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last == f"error: {tiny_run[0]} is a 'shapes' model, not a sprites one"
+
+
+def test_a_truncated_archive_stops_in_one_line_naming_it(fake_art, tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    archive = manual / lpc.ARCHIVE
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(fake_art[0], arcname=f"Universal-LPC-spritesheet-{lpc.COMMIT}")
+    archive.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
+    with pytest.raises(pipeline.PREPARATION_ERRORS) as caught:
+        build("lpc_sprites", "tiny", str(manual), str(tmp_path / "data"))
+    line = str(caught.value)
+    assert "\n" not in line and lpc.ARCHIVE in line, line
+    assert_not_prepared("lpc_sprites", "tiny", str(tmp_path / "data"))
