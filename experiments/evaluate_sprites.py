@@ -39,6 +39,7 @@ flags.DEFINE_integer("num_samples", 5, "Samples per row of fig6.")
 flags.DEFINE_integer("seed", 0, "Seed of the samples and of the test pairs the figures show.")
 FLAGS = flags.FLAGS
 
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -64,6 +65,9 @@ def main(argv):
             if predictor.config.dataset not in analogy.SPRITES_DATASETS:
                 raise ValueError(f"{workdir or FLAGS.pretrained} is a {predictor.config.dataset!r} model, "
                                  f"not a sprites one")
+            if predictor.z_bank is None:
+                raise ValueError(f"{workdir} has no z_bank.npz yet: finish its training (rerun its "
+                                 f"train.py command) first")
         except LOAD_ERRORS as e:
             sys.exit(f"error: {e}")
         if examples is None:
