@@ -4,6 +4,7 @@ Each writer is deterministic and returns the frames it wrote, so tests compare b
 the truth. `python tests/dummy_releases.py` rewrites every builder's `dummy_data/` folder.
 """
 
+import functools
 import io
 import os
 import tarfile
@@ -320,6 +321,7 @@ if __name__ == "__main__":
 
 # --- The Universal LPC spritesheet: full-size RGBA sheets of the layers lpc_sprites uses ---
 
+@functools.lru_cache(maxsize=None)
 def lpc_layer_cells(relative: str) -> dict[tuple[int, int], tuple[int, int, tuple[int, int, int]]]:
     """What the fake sheet of a layer draws: (row, frame) -> (top, left, RGB) of an opaque 8x8
     square in that cell. Weapons draw thrust only (rows 4-7), like the real spear; every other layer
