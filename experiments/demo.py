@@ -147,7 +147,7 @@ def traverse(args, predictor, out: str, load) -> list:
 def layers(args, predictor, out: str, load) -> list:
     """Writes scale_K.png per pyramid scale; returns no grid rows."""
     for k, scale in enumerate(predictor.feature_maps(load(args.image))):
-        tiles = [np.repeat(vis.unit_range(scale[..., c])[..., None], 3, -1) for c in range(scale.shape[-1])]
+        tiles = [vis.feature_map_tile(scale[..., c]) for c in range(scale.shape[-1])]
         grid = [tiles[i:i + 8] for i in range(0, len(tiles), 8)]
         vis.save_png(vis.image_grid(grid, upscale=max(1, 64 // scale.shape[0])),
                      os.path.join(out, f"scale_{k}.png"))

@@ -17,10 +17,12 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
-def unit_range(feature_map: np.ndarray) -> np.ndarray:
-    """A feature map scaled to [0, 1] (zeros where it is constant)."""
+def feature_map_tile(feature_map: np.ndarray, upscale: int = 1) -> np.ndarray:
+    """uint8 [h * upscale, w * upscale, 3]: one feature map [h, w] stretched to black..white (black where
+    it is constant), for a grid of what a layer sees."""
     low, high = feature_map.min(), feature_map.max()
-    return (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
+    unit = (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
+    return to_uint8(np.repeat(unit[..., None], 3, -1)).repeat(upscale, 0).repeat(upscale, 1)
 
 
 def image_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, upscale: int = 1) -> np.ndarray:

@@ -5,7 +5,7 @@
   python experiments/train.py --dataset=lpc_sprites         # paper size on the paper's 652 / 20 split
 
 `cpu`: the `shapes:cpu` network for 12,000 steps: two seeds side by side took 73 minutes on 2 cores;
-one run alone trains at about 4.9 steps/s there (about 41 minutes).
+one run alone trained at about 4.9 steps/s there (so about 41 minutes, estimated from that rate).
 """
 
 from visual_dynamics import config as configs

@@ -81,9 +81,8 @@ def write_figures(predictor, examples: list[dict], out: str, n: int = 6, num_sam
                                 zip(images, truths, reconstructions, samples, zooms)]}
 
     maps = predictor.feature_maps(images[0])
-    rows = [[vis.to_uint8(np.repeat(vis.unit_range(m[..., c])[..., None], 3, -1)
-                          .repeat(size // m.shape[0], 0).repeat(size // m.shape[1], 1))
-             for c in range(min(8, m.shape[-1]))] for m in maps]
+    rows = [[vis.feature_map_tile(m[..., c], size // m.shape[0]) for c in range(min(8, m.shape[-1]))]
+            for m in maps]
     figures["fig8_layers"] = [[images[0], *rows[0]]] + [[np.full_like(images[0], 255), *r] for r in rows[1:]]
 
     items = analogy.sprites_analogies(examples)
