@@ -116,7 +116,7 @@ def main(argv):
             os._exit(1)
         raise
     if jax.process_index() == 0:
-        print(f"Done at step {results.step}: test recon {results.recon:.4g} (copying the "
+        print(f"Done at step {results.step}: {results.eval_split} recon {results.recon:.4g} (copying the "
               f"input: {results.recon_zero_motion:.4g}). Sample next frames with:\n"
               f"  python experiments/demo.py sample --workdir={workdir} --image=YOUR_IMAGE.png")
 

@@ -136,9 +136,10 @@ class TrainResult:
 
     step: int
     state: TrainState
-    recon: Optional[float] = None              # the last evaluation's test reconstruction error
+    eval_split: str = "test"                   # the split evaluations read (validation where there is one)
+    recon: Optional[float] = None              # the last evaluation's reconstruction error
     recon_zero_motion: Optional[float] = None  # the same error of copying the input
-    first_eval_recon: Optional[float] = None   # test error at step 0, when this run started there
+    first_eval_recon: Optional[float] = None   # that error at step 0, when this run started there
 
     def record(self, errors: dict) -> None:
         """Keeps an evaluation's {'recon', 'recon_zero_motion'} as the last one."""
@@ -220,11 +221,20 @@ def _data_fingerprint(builder, workdir: str, start_step: int) -> str:
     return value
 
 
-def _test_batches(builder, config: ml_collections.ConfigDict) -> list[dict]:
-    batches = pipeline.eval_batches(pipeline.SplitSource(builder, "test"), config.batch_size,
+def eval_split(builder) -> str:
+    """The split that periodic evaluation reads: validation where the dataset has one (configs are
+    chosen on it), else test."""
+    return "validation" if "validation" in builder.info.splits else "test"
+
+
+def _eval_batches(builder, config: ml_collections.ConfigDict) -> list[dict]:
+    split = eval_split(builder)
+    batches = pipeline.eval_batches(pipeline.SplitSource(builder, split), config.batch_size,
                                     config.num_eval_batches)
+    if jax.process_index() == 0:
+        print(f"Evaluating on the {split} split ({sum(len(b['image']) for b in batches)} pairs)", flush=True)
     if not batches:
-        raise ValueError(f"the test split of {builder.info.full_name} is empty; prepare the dataset "
+        raise ValueError(f"the {split} split of {builder.info.full_name} is empty; prepare the dataset "
                          f"with a test split (e.g. --test_fraction for your own videos)")
     return batches
 
@@ -246,21 +256,21 @@ def _log_train_metrics(step: int, p_metrics: dict, progress: _Progress, config, 
                                     "train/steps_per_sec": rate})
 
 
-def _evaluate_and_draw(inference: Inference, state: TrainState, step: int, test_batches: list[dict],
+def _evaluate_and_draw(inference: Inference, state: TrainState, step: int, eval_batches: list[dict],
                        train_batch: dict, workdir: str, rng: jax.Array, writer: MetricWriter) -> dict:
-    """Test reconstruction errors, written and printed; a sample grid in workdir/samples/."""
+    """Reconstruction errors on the eval split, written and printed; a sample grid in workdir/samples/."""
     variables = variables_of(state)
-    errors = evaluate_reconstruction(inference, variables, test_batches)
+    errors = evaluate_reconstruction(inference, variables, eval_batches)
     path = os.path.join(workdir, "samples", f"step_{step:07d}.png")
     local_batch = jax.tree.map(lambda x: np.asarray(x).reshape(-1, *x.shape[2:]), train_batch)
-    write_sample_grid(inference, variables, test_batches[0], local_batch, path, jax.random.fold_in(rng, step))
-    print(f"eval at step {step}: test recon {errors['recon']:.4g} (copying the input: "
+    write_sample_grid(inference, variables, eval_batches[0], local_batch, path, jax.random.fold_in(rng, step))
+    print(f"eval at step {step}: recon {errors['recon']:.4g} (copying the input: "
           f"{errors['recon_zero_motion']:.4g}); samples in {path}", flush=True)
     writer.write_scalars(step, {f"eval/{k}": v for k, v in errors.items()})
     return errors
 
 
-def _start_logging(inference: Inference, result: "TrainResult", builder, test_batches: list[dict],
+def _start_logging(inference: Inference, result: "TrainResult", builder, eval_batches: list[dict],
                    workdir: str) -> MetricWriter:
     """Process 0's start of a run: the data's fingerprint and the config saved, the model described, the
     curves' writer opened; a run starting at step 0 evaluates its initial state."""
@@ -273,9 +283,9 @@ def _start_logging(inference: Inference, result: "TrainResult", builder, test_ba
           f"{'resuming from step ' + str(start_step) if start_step else 'starting from scratch'}", flush=True)
     writer = MetricWriter(workdir, start_step)
     if start_step == 0:
-        errors = evaluate_reconstruction(inference, variables_of(result.state), test_batches)
+        errors = evaluate_reconstruction(inference, variables_of(result.state), eval_batches)
         result.first_eval_recon = errors["recon"]
-        print(f"eval at step 0: test recon {result.first_eval_recon:.4g}", flush=True)
+        print(f"eval at step 0: recon {result.first_eval_recon:.4g}", flush=True)
         writer.write_scalars(0, {"eval/recon": result.first_eval_recon})
     return writer
 
@@ -342,9 +352,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         state, start_step = _restore_or_create(config, workdir, init_rng)
         builder = prepared_builder_once(config)
         train_source = pipeline.SplitSource(builder, "train")
-        test_batches = _test_batches(builder, config)
-        inference, result = Inference(config), TrainResult(start_step, state)
-        writer = _start_logging(inference, result, builder, test_batches, workdir) if main else None
+        eval_batches = _eval_batches(builder, config)
+        inference, result = Inference(config), TrainResult(start_step, state, eval_split(builder))
+        writer = _start_logging(inference, result, builder, eval_batches, workdir) if main else None
         progress = _Progress(start_step, config.num_train_steps)
 
         def after_step(step: int, p_state: TrainState, p_metrics: dict, batch: dict) -> None:
@@ -353,7 +363,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                 _log_train_metrics(step, p_metrics, progress, config, workdir, writer)
             if main and (step % config.eval_every_steps == 0 or last):
                 result.record(_evaluate_and_draw(inference, jax_utils.unreplicate(p_state), step,
-                                                 test_batches, batch, workdir, grid_rng, writer))
+                                                 eval_batches, batch, workdir, grid_rng, writer))
 
         try:
             result.state = _train_steps(config, workdir, state, start_step, train_source, noise_rng,
@@ -363,16 +373,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                 writer.close()
         result.step = int(result.state.step)
         if main:
-            _finish(inference, result, test_batches, train_source, config, workdir)
+            _finish(inference, result, eval_batches, train_source, config, workdir)
     return result
 
 
-def _finish(inference: Inference, result: TrainResult, test_batches: list[dict], train_source,
+def _finish(inference: Inference, result: TrainResult, eval_batches: list[dict], train_source,
             config: ml_collections.ConfigDict, workdir: str) -> None:
     """Evaluates a run resumed at its last step (nothing trained), and writes the z bank."""
     variables = variables_of(result.state)
     if result.recon is None:
-        result.record(evaluate_reconstruction(inference, variables, test_batches))
+        result.record(evaluate_reconstruction(inference, variables, eval_batches))
     batches = pipeline.first_batches(train_source, config.z_bank_size, config.batch_size)
     bank = compute_z_bank(inference, variables, batches, config.z_bank_size, result.step)
     print(f"Wrote the empirical z bank of {bank.z_mean.shape[0]} training pairs to "
