@@ -132,3 +132,45 @@ def test_demo_converts_images_and_refuses_damaged_ones_in_one_line(tiny_run, tmp
         assert done.returncode == 2, (name, done.stderr)
         assert done.stderr.strip() == done.stderr.strip().splitlines()[0], done.stderr  # one line
         assert path in done.stderr and message in done.stderr and "Traceback" not in done.stderr
+
+
+def _test_images() -> list[np.ndarray]:
+    """Noise and smooth images of square, wide, tall, odd and tiny shapes (uint8 [H, W, 3])."""
+    rng = np.random.default_rng(0)
+    images = []
+    for shape in [(128, 128), (97, 131), (60, 60), (40, 40), (240, 320), (480, 640), (33, 200), (64, 63),
+                  (2, 300), (1, 1)]:
+        noise = rng.integers(0, 256, (*shape, 3)).astype(np.float64)
+        smooth = noise
+        for axis in (0, 1):  # a 5-tap box blur along each axis: texture at the scale of a few pixels
+            smooth = sum(np.roll(smooth, k, axis) for k in range(-2, 3)) / 5
+        images += [noise.astype(np.uint8), np.round(smooth).astype(np.uint8)]
+    return images
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_resize_matches_opencv_within_one_level(size):
+    # The resize that the light install does without OpenCV, against OpenCV's own (the train extra
+    # has it): area averaging when shrinking, bilinear when growing.
+    cv2 = pytest.importorskip("cv2")
+    for image in _test_images():
+        shrinking = size < min(image.shape[:2])
+        method = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        expected = cv2.resize(image, (size, size), interpolation=method)
+        resized = preprocessing.resize_image(image, size)
+        difference = np.abs(resized.astype(int) - expected)
+        assert resized.shape == (size, size, 3) and resized.dtype == np.uint8
+        assert difference.mean() < 1.0 and difference.max() <= 1, (image.shape, size)
+
+
+def test_shrinking_by_a_whole_factor_is_the_block_mean():
+    image = _test_images()[0]                                       # 128 x 128 noise
+    blocks = image.reshape(32, 4, 32, 4, 3).astype(np.float64).mean(axis=(1, 3))
+    np.testing.assert_array_equal(preprocessing.resize_image(image, 32), np.round(blocks))
+
+
+def test_area_weights_are_each_output_pixels_share_of_the_input():
+    taps, weights = preprocessing.resampling_taps(3, 2, area=True)  # footprints [0, 1.5) and [1.5, 3)
+    dense = np.zeros((2, 3))
+    np.add.at(dense, (np.arange(2)[:, None], taps), weights)
+    np.testing.assert_allclose(dense, [[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]], rtol=1e-6)

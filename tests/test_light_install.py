@@ -5,6 +5,7 @@ file in environments of the oldest and the newest releases setup.cfg allows."""
 
 import glob
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from stack_fixtures import flat
 from visual_dynamics import checkpointing, pretrained
 from visual_dynamics.errors import TRAINING_MODULES
 from visual_dynamics.predictor import Predictor
+from visual_dynamics.train_state import abstract_train_state
 
 STACK_FIXTURES = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "stack_jax-*")))
 
@@ -79,8 +81,14 @@ def test_a_checkpoint_and_a_model_file_of_another_release_load_and_predict_the_s
         assert np.abs(moved.astype(int) - frames).max() <= 1  # float rounding of another XLA
 
 
-def test_both_ends_of_the_supported_range_wrote_a_fixture():
+def test_the_lowest_jax_setup_cfg_allows_wrote_a_fixture_and_so_did_a_newer_one():
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(os.path.join(ROOT, "setup.cfg"))
+    floor = [r.split(">=")[1] for r in setup["options"]["install_requires"].split() if r.startswith("jax>=")]
     versions = {os.path.basename(f)[len("stack_jax-"):] for f in STACK_FIXTURES}
+    assert floor and floor[0] in versions, (floor, versions)
     assert len(versions) >= 2, versions
 
 
@@ -92,3 +100,83 @@ def test_the_notebook_installs_the_light_form_and_keeps_the_runtimes_jax():
     install = [line for cell in cells for line in cell.splitlines() if '"pip", "install"' in line]
     assert install == ['    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", SOURCE, '
                        '"matplotlib"])']  # no extra, no --upgrade: a JAX in range stays
+
+
+def _copied_run(tmp_path, record_stack: bool) -> str:
+    """A copy of a fixture training run (one checkpoint), its config.json rewritten by `save_config`
+    (which records the installed stack), or without that record (as runs before it was kept)."""
+    workdir = str(tmp_path / "run")
+    shutil.copytree(os.path.join(STACK_FIXTURES[-1], "run"), workdir)
+    checkpointing.save_config(checkpointing.load_config(workdir), workdir)
+    if not record_stack:
+        path = os.path.join(workdir, "config.json")
+        with open(path) as f:
+            saved = json.load(f)
+        del saved["software_stack"]
+        with open(path, "w") as f:
+            json.dump(saved, f)
+    return workdir
+
+
+def _break_the_stack(monkeypatch, how: str) -> None:
+    """What a release of the stack that does not fit another looks like while restoring."""
+    if how == "a function the installed JAX lacks":  # the reported case: Orbax 0.11.24 with JAX 0.5.0
+        import jax.monitoring
+        if not hasattr(jax.monitoring, "record_scalar"):
+            pytest.skip("this JAX has no jax.monitoring.record_scalar to take away")
+        monkeypatch.delattr(jax.monitoring, "record_scalar")
+    else:  # Orbax's restore arguments with another signature
+        import orbax.checkpoint as ocp
+
+        monkeypatch.setattr(ocp.args, "StandardRestore", lambda: None)
+
+
+@pytest.mark.parametrize("how", ["a function the installed JAX lacks", "a changed signature"])
+def test_a_checkpoint_the_stack_cannot_read_is_a_version_mismatch_and_stays(how, tmp_path, monkeypatch):
+    import jax
+
+    from visual_dynamics import software_stack
+
+    workdir = _copied_run(tmp_path, record_stack=True)
+    with open(os.path.join(workdir, "config.json")) as f:
+        recorded = json.load(f)["software_stack"]
+    assert recorded["jax"] == jax.__version__ and set(recorded) == set(software_stack.PACKAGES)
+    before = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+    _break_the_stack(monkeypatch, how)
+    for restore in (lambda: checkpointing.restore_variables(workdir),          # a reader (Predictor)
+                    lambda: checkpointing.restore_variables(workdir, step=1),
+                    lambda: checkpointing.restore_newest_readable(              # training resuming
+                        workdir, abstract_train_state(checkpointing.load_config(workdir)),
+                        set_aside=True)):
+        try:
+            restore()
+        except software_stack.StackMismatchError as e:
+            message = str(e)
+        else:
+            pytest.skip(f"this Orbax restores without what {how} takes away")
+        assert "version mismatch" in message and "damaged" not in message.replace("not damaged", "")
+        assert f"installed jax {jax.__version__}" in message
+        assert f"written with jax {recorded['jax']}" in message
+        assert f"pip install 'jax=={recorded['jax']}' 'jaxlib=={recorded['jaxlib']}'" in message
+        assert "\n" not in message
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == before
+    assert not os.path.exists(os.path.join(workdir, checkpointing.DAMAGED_FOLDER))
+
+
+def test_a_mismatch_without_recorded_versions_says_so(tmp_path, monkeypatch):
+    from visual_dynamics import software_stack
+
+    workdir = _copied_run(tmp_path, record_stack=False)  # written before versions were recorded
+    _break_the_stack(monkeypatch, "a changed signature")
+    with pytest.raises(software_stack.StackMismatchError, match="the versions that wrote it were not "
+                       "recorded. To read it, install the newest releases: pip install -U jax jaxlib"):
+        Predictor.from_checkpoint(workdir)
+
+
+def test_a_damaged_checkpoint_is_still_called_damaged_not_a_mismatch(tmp_path):
+    workdir = _copied_run(tmp_path, record_stack=True)
+    metadata = glob.glob(os.path.join(workdir, "checkpoints", "1", "*", "_METADATA"))[0]
+    with open(metadata, "r+b") as f:
+        f.truncate(os.path.getsize(metadata) // 2)
+    with pytest.raises(checkpointing.NoCheckpointError, match="can be read .*restore them from a copy"):
+        checkpointing.restore_variables(workdir)

@@ -5,7 +5,9 @@ temporary folder, renamed when complete), workdir/z_bank.npz.
 
 Accidents lose nothing: a checkpoint that cannot be read is skipped for the newest readable one, and set
 aside by training in workdir/damaged_checkpoints/<step>/ (never deleted); a save that finds the disk full
-stops with one line, its partial folder removed and every earlier checkpoint kept.
+stops with one line, its partial folder removed and every earlier checkpoint kept. A checkpoint that the
+installed JAX / Orbax / Flax cannot read because of the stack itself is a version mismatch, said in one
+line with the versions config.json recorded (software_stack.py); nothing is moved.
 
 Restoring needs the model and the train state only: no training loop, logging or dataset code.
 """
@@ -25,6 +27,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from visual_dynamics import software_stack
 from visual_dynamics.atomic import atomic_path
 from visual_dynamics.errors import OneLineError, short_reason
 from visual_dynamics.train_state import abstract_train_state, variables_of
@@ -94,7 +97,8 @@ def newest_complete_step(workdir: str) -> Optional[int]:
 
 def save_config(config: ml_collections.ConfigDict, workdir: str, **facts) -> None:
     """Writes workdir/config.json atomically: the config, plus top-level `facts` about the run (e.g.
-    the fingerprint of the data it trained on)."""
+    the fingerprint of the data it trained on) and the installed stack that writes its checkpoints."""
+    facts[software_stack.CONFIG_KEY] = software_stack.installed_versions()
     with atomic_path(os.path.join(workdir, CONFIG_FILE)) as tmp, open(tmp, "w") as f:
         json.dump({**json.loads(config.to_json()), **facts}, f, indent=2)
 
@@ -217,6 +221,29 @@ def restore(manager: ocp.CheckpointManager, step: int, abstract_state):
     return jax.tree.map(lambda x: x.addressable_data(0), restored)
 
 
+@contextlib.contextmanager
+def _stack_mismatch_said(workdir: str) -> Iterator[None]:
+    """Turns an error that the software stack raised against itself while restoring into a
+    `software_stack.StackMismatchError` naming the installed versions and those config.json recorded."""
+    try:
+        yield
+    except Exception as e:  # pylint: disable=broad-except  (only the stack's own errors are turned)
+        cause = software_stack.stack_error_in(e)
+        if cause is None:
+            raise
+        raise software_stack.mismatch(f"the checkpoints in {os.path.join(workdir, 'checkpoints')}", cause,
+                                      _recorded_stack(workdir)) from None
+
+
+def _recorded_stack(workdir: str) -> Optional[dict]:
+    """The versions config.json says the run's checkpoints were written with (None: not recorded)."""
+    try:
+        with open(os.path.join(workdir, CONFIG_FILE)) as f:
+            return json.load(f).get(software_stack.CONFIG_KEY)
+    except (OSError, ValueError):
+        return None
+
+
 def restore_newest_readable(workdir: str, abstract_state, set_aside: bool):
     """(state, step) of the newest checkpoint in workdir that can be read, or (None, 0) when there is
     none. Each newer one that cannot be read (truncated, partly copied) is said in one line and, if
@@ -225,23 +252,27 @@ def restore_newest_readable(workdir: str, abstract_state, set_aside: bool):
 
     Raises:
       NoCheckpointError: there are checkpoints but none can be read (then nothing is moved).
+      software_stack.StackMismatchError: the installed stack cannot read them (nothing is moved).
     """
-    manager = checkpoint_manager(workdir)
     unreadable = []
-    for step in sorted(manager.all_steps(), reverse=True):
-        try:
-            state = restore(manager, step, abstract_state)
-        except Exception as e:  # pylint: disable=broad-except  (whatever reading a damaged file raises)
-            unreadable.append((step, short_reason(e, 160)))
-            continue
-        for bad, reason in unreadable:
-            if set_aside:
-                aside = _set_aside(workdir, bad)
-                print(f"Checkpoint {bad} cannot be read ({reason}): moved to {aside}; resuming from step "
-                      f"{step}.", flush=True)
-            else:
-                print(f"Checkpoint {bad} cannot be read ({reason}); using step {step}.", flush=True)
-        return state, step
+    with _stack_mismatch_said(workdir):
+        manager = checkpoint_manager(workdir)
+        for step in sorted(manager.all_steps(), reverse=True):
+            try:
+                state = restore(manager, step, abstract_state)
+            except Exception as e:  # pylint: disable=broad-except  (whatever reading a damaged file raises)
+                if software_stack.stack_error_in(e):
+                    raise
+                unreadable.append((step, short_reason(e, 160)))
+                continue
+            for bad, reason in unreadable:
+                if set_aside:
+                    aside = _set_aside(workdir, bad)
+                    print(f"Checkpoint {bad} cannot be read ({reason}): moved to {aside}; resuming from "
+                          f"step {step}.", flush=True)
+                else:
+                    print(f"Checkpoint {bad} cannot be read ({reason}); using step {step}.", flush=True)
+            return state, step
     if unreadable:
         raise NoCheckpointError(
             f"none of the {len(unreadable)} checkpoints in {manager.directory} can be read (step "
@@ -277,7 +308,8 @@ def restore_variables(workdir: str,
                 f"{workdir}/checkpoints holds no checkpoint; train first (experiments/train.py "
                 f"--workdir={workdir}), or pass the workdir of a finished run.")
     else:
-        state = restore(checkpoint_manager(workdir), step, abstract_train_state(config))
+        with _stack_mismatch_said(workdir):
+            state = restore(checkpoint_manager(workdir), step, abstract_train_state(config))
     return config, variables_of(state), step
 
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 # The top-level modules of setup.cfg's `train` extra (training, data preparation, evaluation).
 TRAINING_MODULES = ("tensorflow_datasets", "array_record", "grain", "tensorboardX", "h5py", "scipy",
-                    "matplotlib")
+                    "matplotlib", "cv2")
 
 
 class OneLineError(Exception):

@@ -6,17 +6,17 @@ motion decoder's resolution. Predicted frame: I + v_hat / diff_scale, upsampled 
 User images (files or arrays) become 8-bit RGB first: grayscale is repeated over the channels, an
 alpha channel is composited on white, 16-bit and float [0, 1] values are rounded to 8 bits.
 
-Two resizes, for two jobs. `resize_image` (OpenCV, on the host) brings an image of any size to a stored
+Two resizes, for two jobs. `resize_image` (NumPy, on the host) brings an image of any size to a stored
 or input size once: the dataset readers use it for every frame they store, and the Predictor for a
 user's image, so that a user's photo is resized exactly as the training frames were. `resize_square`
 (jax.image, antialiased) resizes inside jitted code on the device: stored images to the config's input
 size, and the target and prediction between the input and the motion decoder's resolution.
 """
 
+import functools
 import os
 from typing import Optional, Sequence
 
-import cv2
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -155,14 +155,53 @@ def read_image(path: str) -> tuple[np.ndarray, Optional[str]]:
     return rgb, f"a {mode!r} image: {converted or 'converted to RGB'}"
 
 
+@functools.lru_cache(maxsize=64)
+def resampling_taps(n_in: int, n_out: int, area: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Along one axis, the input pixels each output pixel reads and their weights: int [n_out, K] and
+    float32 [n_out, K], each row's weights summing to 1.
+
+    area: the share of the output pixel's footprint [o * s, (o + 1) * s) (s = n_in / n_out) that each
+    input pixel covers, for shrinking. Otherwise bilinear between the two input pixels nearest to the
+    output pixel's centre (o + 0.5) * s - 0.5, clamped at the borders (edge pixels repeat).
+    """
+    scale = n_in / n_out
+    weights = np.zeros((n_out, n_in), np.float64)
+    for o in range(n_out):
+        if area:
+            start, stop = o * scale, (o + 1) * scale
+            for i in range(int(start), min(n_in, int(np.ceil(stop)))):
+                weights[o, i] = min(stop, i + 1) - max(start, i)
+        else:
+            centre = min(max((o + 0.5) * scale - 0.5, 0.0), n_in - 1.0)
+            left = int(centre)
+            weights[o, left] += 1.0 - (centre - left)
+            weights[o, min(left + 1, n_in - 1)] += centre - left
+    weights /= weights.sum(axis=1, keepdims=True)
+    first = np.argmax(weights > 0, axis=1)
+    width = int((weights > 0).sum(axis=1).max())
+    taps = first[:, None] + np.arange(width)                   # a row's nonzero weights are contiguous
+    inside = taps < n_in
+    taps = np.minimum(taps, n_in - 1)
+    return taps, np.where(inside, np.take_along_axis(weights, taps, axis=1), 0.0).astype(np.float32)
+
+
+def _resample_rows(image: np.ndarray, size: int, area: bool) -> np.ndarray:
+    """float32 [H, W, C] -> [size, W, C]: each output row a weighted sum of a few input rows."""
+    taps, weights = resampling_taps(image.shape[0], size, area)
+    return np.einsum("ok,okwc->owc", weights, image[taps])
+
+
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
     """uint8 RGB [H, W, 3] of any size -> uint8 [size, size, 3]: area averaging when shrinking (no
-    aliasing of fine texture), bilinear when growing."""
+    aliasing of fine texture), bilinear when growing (the resampling of OpenCV's INTER_AREA and
+    INTER_LINEAR, within one level: the light install carries no OpenCV)."""
     check_rgb_uint8(image)
     if image.shape[:2] == (size, size):
         return image
-    shrinking = size < min(image.shape[:2])
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    area = size < min(image.shape[:2])
+    rows = _resample_rows(image.astype(np.float32), size, area)                 # [size, W, 3]
+    resized = _resample_rows(rows.transpose(1, 0, 2), size, area).transpose(1, 0, 2)
+    return np.clip(np.round(resized), 0, 255).astype(np.uint8)
 
 
 def load_image(path: str, size: int) -> tuple[np.ndarray, Optional[str]]:
