@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from visual_dynamics import preprocessing
+from visual_dynamics import preprocessing, showcase
 from visual_dynamics import visualization as vis
 
 HELP = {
@@ -83,23 +83,15 @@ def linspace(spec: str) -> np.ndarray:
         raise ValueError(f"--values must be START:STOP:COUNT, e.g. -10:10:21; got {spec!r}") from e
 
 
-def most_varying_dims(predictor, count: int) -> list[int]:
-    if predictor.z_bank is None:
-        raise ValueError("the run has no z_bank.npz to rank dimensions by; pass --dims")
-    return [int(d) for d in np.argsort(-predictor.z_bank.z_mean.var(axis=0))[:count]]
-
-
 def name_of(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
 def sample(args, predictor, out: str, load) -> list:
-    if args.from_prior:
-        predictor.z_bank = None
     rows = []
     for path in args.image:
         image = load(path)
-        frames = predictor.sample(image, args.num_samples, rng=args.seed)
+        frames = predictor.sample(image, args.num_samples, rng=args.seed, from_prior=args.from_prior)
         folder = os.path.join(out, name_of(path))
         os.makedirs(folder, exist_ok=True)
         vis.save_png(image, os.path.join(folder, "input.png"))
@@ -136,7 +128,7 @@ def traverse(args, predictor, out: str, load) -> list:
     image = load(args.image)
     z = (predictor.encode(image, load(args.next_image)) if args.next_image
          else np.zeros(predictor.latent_size, np.float32))
-    dims = [int(d) for d in args.dims.split(",")] if args.dims else most_varying_dims(predictor, 4)
+    dims = [int(d) for d in args.dims.split(",")] if args.dims else showcase.most_varying_dims(predictor, 4)
     frames = predictor.traverse(image, z, dims, linspace(args.values))
     for d, row in zip(dims, frames):
         vis.save_png(vis.image_grid([list(row)], upscale=2), os.path.join(out, f"dim_{d}.png"))
@@ -146,11 +138,8 @@ def traverse(args, predictor, out: str, load) -> list:
 
 def layers(args, predictor, out: str, load) -> list:
     """Writes scale_K.png per pyramid scale; returns no grid rows."""
-    for k, scale in enumerate(predictor.feature_maps(load(args.image))):
-        tiles = [vis.feature_map_tile(scale[..., c]) for c in range(scale.shape[-1])]
-        grid = [tiles[i:i + 8] for i in range(0, len(tiles), 8)]
-        vis.save_png(vis.image_grid(grid, upscale=max(1, 64 // scale.shape[0])),
-                     os.path.join(out, f"scale_{k}.png"))
+    for k, grid in enumerate(showcase.feature_map_grids(predictor, load(args.image))):
+        vis.save_png(grid, os.path.join(out, f"scale_{k}.png"))
     return []
 
 

@@ -116,17 +116,19 @@ class Predictor:
 
     # --- the applications -------------------------------------------------------------------------
 
-    def draw_z(self, rng: RngLike, n: int) -> jnp.ndarray:
-        """n latent vectors [n, Z] from the run's z bank (the prior N(0, I) if it has none)."""
-        if self.z_bank is None:
+    def draw_z(self, rng: RngLike, n: int, from_prior: bool = False) -> jnp.ndarray:
+        """n latent vectors [n, Z] from the run's z bank, or from the prior N(0, I) (`from_prior`, or
+        when the run has no bank)."""
+        if from_prior or self.z_bank is None:
             return jax.random.normal(_key(rng), (n, self.latent_size))
         return self.z_bank.draw(_key(rng), n)
 
-    def sample(self, image: np.ndarray, n: int, rng: RngLike = 0) -> np.ndarray:
-        """n possible next frames of each image: uint8 [n, S, S, 3] (or [B, n, S, S, 3])."""
+    def sample(self, image: np.ndarray, n: int, rng: RngLike = 0, from_prior: bool = False) -> np.ndarray:
+        """n possible next frames of each image: uint8 [n, S, S, 3] (or [B, n, S, S, 3]); z from the
+        bank, or from the prior N(0, I) with `from_prior`."""
         images, single = self._images(image)
         b = len(images)
-        z = self.draw_z(rng, b * n)
+        z = self.draw_z(rng, b * n, from_prior)
         frames = self._next_frames(np.repeat(images, n, axis=0), z).reshape(b, n, *images.shape[1:])
         return frames[0] if single else frames
 
