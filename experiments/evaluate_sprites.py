@@ -8,7 +8,9 @@ For each run (several: seeds of one config, reported as mean and spread), on the
 - Table 2: Reed et al.'s analogy error per animation (source and target are two test characters in the
   same animation, viewpoint and frame; sum of squared errors per image in [0, 1] units, scaled from our
   64 x 64 frames to Reed's 60 x 60 by 3600 / 4096), of our transfer, of Reed's *Add* baseline
-  (I_t + J_s - I_s) computed on the same analogies and of copying the target, beside the published rows;
+  (I_t + J_s - I_s) computed on the same analogies and of copying the target, beside the published rows.
+  Characters are paired at random (--sources_per_target sources for each target, drawn with
+  --pairing_seed); a second table pairs each with the next in id order (a near-twin in lpc_sprites);
 - Table 1: the non-zero elements of z_mean and the PCA components covering 95 % of its variance, over
   the run's bank of training z.
 Figures of the first run: fig6_samples.png (input, truth, reconstruction, samples, a 2x zoom of the
@@ -37,6 +39,8 @@ flags.DEFINE_enum("split", "test", ["test", "validation"], "Characters to score:
 flags.DEFINE_integer("num_rows", 6, "Rows of each figure.")
 flags.DEFINE_integer("num_samples", 5, "Samples per row of fig6.")
 flags.DEFINE_integer("seed", 0, "Seed of the samples and of the test pairs the figures show.")
+flags.DEFINE_integer("pairing_seed", 0, "Seed of the random pairing of source and target characters.")
+flags.DEFINE_integer("sources_per_target", 3, "Source characters drawn for each target (random pairing).")
 FLAGS = flags.FLAGS
 
 
@@ -77,9 +81,12 @@ def main(argv):
             os.makedirs(out, exist_ok=True)
             write_figures(predictor, examples, out, FLAGS.num_rows, FLAGS.num_samples, FLAGS.seed)
             print(f"Figures written to {out}", flush=True)
-        run = {"run": workdir or FLAGS.pretrained, **analogy.sprites_results(predictor, examples),
+        run = {"run": workdir or FLAGS.pretrained,
+               **analogy.sprites_results(predictor, examples, "random", FLAGS.pairing_seed,
+                                         FLAGS.sources_per_target),
+               "id_order": analogy.sprites_results(predictor, examples, "id_order"),
                "table1": latent_stats.latent_statistics(predictor.z_bank.z_mean, predictor.z_bank.z_logvar)}
-        print(json.dumps({k: run[k] for k in ("run", "table2", "table1")}, indent=1), flush=True)
+        print(json.dumps({k: run[k] for k in ("run", "table2", "count", "table1")}, indent=1), flush=True)
         runs.append(run)
     table1 = {key: mean_and_spread([r["table1"][key] for r in runs]) for key in PAPER_TABLE1}
     results = {"split": FLAGS.split, "runs": runs, "paper": {"table2": PAPER_TABLE2, "table1": PAPER_TABLE1},
@@ -87,7 +94,13 @@ def main(argv):
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     active, components = (" ± ".join(f"{v:g}" for v in table1[key]) for key in PAPER_TABLE1)
-    markdown = (f"{table_markdown(runs)}\n\nTable 1 (Sprites): non-zero z_mean elements {active} (paper "
+    pairing = (f"{runs[0]['count']:,} analogies: each {FLAGS.split} character a target of "
+               f"{FLAGS.sources_per_target} source characters drawn at random (seed {FLAGS.pairing_seed}) "
+               f"in the same animation, viewpoint and frame; {len(runs)} run(s), mean ± half-range")
+    id_order = table_markdown([r["id_order"] for r in runs], published=False)
+    markdown = (f"Characters paired at random ({pairing}):\n\n{table_markdown(runs)}\n\n"
+                f"Characters paired in id order ({runs[0]['id_order']['count']:,} analogies):\n\n"
+                f"{id_order}\n\nTable 1 (Sprites): non-zero z_mean elements {active} (paper "
                 f"{PAPER_TABLE1['active_dims']}), PCA components for 95 % {components} (paper "
                 f"{PAPER_TABLE1['pca_components_95']})\n")
     with open(os.path.join(out, "results.md"), "w") as f:

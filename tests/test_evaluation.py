@@ -151,3 +151,47 @@ def test_evaluation_commands_write_their_json(tiny_run, tiny_ae_workdir, tmp_pat
                               f"--workdir={workdir}", f"--ae_workdir={workdir}", *args],
                              capture_output=True, text=True, timeout=600)
     assert refused.returncode != 0 and "model.variational" in refused.stderr
+
+
+def _labelled_examples(characters: int) -> list[dict]:
+    """Fake sprite pairs whose pixels name their (character, action, viewpoint, frame)."""
+    examples = []
+    for c in range(characters):
+        for action, viewpoint, frame in [(0, 0, 0), (0, 0, 1), (3, 2, 0)]:
+            label = np.array([c, action, viewpoint, frame], np.uint8)
+            examples.append(dict(character=c, action=action, viewpoint=viewpoint, frame=frame,
+                                 image=np.broadcast_to(label[:3], (4, 4, 3)).copy(),
+                                 next_image=np.broadcast_to(label[1:], (4, 4, 3)).copy() + 100))
+    return examples
+
+
+def test_random_pairing_draws_seeded_sources_among_the_other_characters_of_the_frame():
+    examples = _labelled_examples(characters=6)
+    items = analogy.sprites_analogies(examples, "random", seed=0, sources_per_target=3)
+    assert len(items["target"]) == 6 * 3 * 3  # 6 targets in each of 3 frames, 3 sources each
+    sources, targets = items["source"][:, 0, 0], items["target"][:, 0, 0]
+    assert np.all(sources[:, 0] != targets[:, 0])               # never the target itself
+    assert np.array_equal(sources[:, 1:], targets[:, 1:])       # same action and viewpoint
+    per_target = {}  # (character, action, viewpoint, frame + 100) of each target -> its sources
+    for s, t, t_next in zip(sources, targets, items["target_next"][:, 0, 0]):
+        per_target.setdefault((*t, t_next[2]), set()).add(int(s[0]))
+    assert len(per_target) == 6 * 3
+    assert all(len(v) == 3 for v in per_target.values())        # drawn without replacement
+    again = analogy.sprites_analogies(examples, "random", seed=0, sources_per_target=3)
+    np.testing.assert_array_equal(again["source"], items["source"])
+    other = analogy.sprites_analogies(examples, "random", seed=1, sources_per_target=3)
+    assert not np.array_equal(other["source"], items["source"])
+    everyone = analogy.sprites_analogies(examples, "random", seed=0, sources_per_target=99)
+    assert len(everyone["target"]) == 6 * 5 * 3                 # capped at the other 5 characters
+
+
+def test_id_order_and_self_pairings():
+    examples = _labelled_examples(characters=4)
+    ordered = analogy.sprites_analogies(examples, "id_order")
+    pairs = {(int(s[0, 0, 0]), int(t[0, 0, 0])) for s, t in zip(ordered["source"], ordered["target"])}
+    assert pairs == {(0, 1), (1, 2), (2, 3), (3, 0)}
+    own = analogy.sprites_analogies(examples, "self")
+    np.testing.assert_array_equal(own["source"], own["target"])
+    np.testing.assert_array_equal(own["source_next"], own["target_next"])
+    with pytest.raises(ValueError, match="pairing must be one of"):
+        analogy.sprites_analogies(examples, "nearest")

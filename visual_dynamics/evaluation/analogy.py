@@ -5,7 +5,10 @@ moved the way I_s moved. Predictions are scored against J_t beside two baselines
 and Reed et al.'s *Add* (J_t ~ I_t + J_s - I_s).
   - Shapes: the generator renders a target scene with the source's motion, so J_t is exact.
   - Sprites (Reed et al.'s protocol): source and target are two test characters in the same
-    animation, viewpoint and frame t; J_t is the target character's frame t + 1.
+    animation, viewpoint and frame t; J_t is the target character's frame t + 1. Which characters are
+    paired is the `pairing`: 'random' (our primary Table 2: each target gets sources drawn at random,
+    seeded, among the other characters of that frame), 'id_order' (the next character in id order:
+    in lpc_sprites a near-twin, which flatters Add) or 'self' (the target's own pair: reconstruction).
 """
 
 from collections import defaultdict
@@ -39,25 +42,44 @@ def shapes_analogies(spec: shapes.ShapesSpec, seed: int, count: int) -> dict:
     return {key: np.stack(value) for key, value in items.items()}
 
 
-def sprites_analogies(examples: Iterable[dict]) -> dict:
-    """Analogies between characters of a sprites split, as Reed et al. evaluate them.
+PAIRINGS = ("random", "id_order", "self")
 
-    Each pair (character A, action, viewpoint, frame t) is a source; its target is the next
-    character in id order that has the same (action, viewpoint, t).
+
+def _sources(characters: list[int], pairing: str, rng: np.random.Generator, per_target: int):
+    """(source, target) character pairs of one animation frame, by `pairing` (see the module's doc)."""
+    if pairing == "self":
+        return [(c, c) for c in characters]
+    if pairing == "id_order":
+        return [(a, b) for a, b in zip(characters, characters[1:] + characters[:1]) if a != b]
+    pairs = []
+    for target in characters:
+        others = [c for c in characters if c != target]
+        picked = rng.choice(len(others), min(per_target, len(others)), replace=False) if others else []
+        pairs += [(others[i], target) for i in sorted(picked)]
+    return pairs
+
+
+def sprites_analogies(examples: Iterable[dict], pairing: str = "random", seed: int = 0,
+                      sources_per_target: int = 3) -> dict:
+    """Analogies between characters of a sprites split, as Reed et al. evaluate them: a source and a
+    target character in the same (action, viewpoint, frame t), paired by `pairing` ('random': each
+    target gets `sources_per_target` sources drawn without replacement from the other characters of
+    that frame, from a generator seeded by (seed, action, viewpoint, t); 'id_order': the source is the
+    previous character in id order; 'self': the target's own pair).
 
     Returns:
       ANALOGY_KEYS -> uint8 [N, S, S, 3], and 'action' -> int [N].
     """
+    if pairing not in PAIRINGS:
+        raise ValueError(f"pairing must be one of {PAIRINGS}; got {pairing!r}")
     by_motion = defaultdict(dict)  # (action, viewpoint, frame) -> {character: example}
     for e in examples:
         key = (int(e["action"]), int(e["viewpoint"]), int(e["frame"]))
         by_motion[key][int(e["character"])] = e
     items = defaultdict(list)
     for key in sorted(by_motion):
-        characters = sorted(by_motion[key])
-        for a, b in zip(characters, characters[1:] + characters[:1]):
-            if a == b:
-                continue
+        rng = np.random.default_rng((seed, *key))
+        for a, b in _sources(sorted(by_motion[key]), pairing, rng, sources_per_target):
             source, target = by_motion[key][a], by_motion[key][b]
             for name, value in zip(ANALOGY_KEYS, (source["image"], source["next_image"], target["image"],
                                                   target["next_image"])):
@@ -83,13 +105,16 @@ def predictions(predictor, analogies: dict, batch_size: int = 64) -> dict:
             "add": np.clip(add, 0, 255).astype(np.uint8), "truth": resized["target_next"]}
 
 
-def sprites_results(predictor, examples: Iterable[dict]) -> dict:
-    """Table 2 of a model on a sprites split's examples: {'table2': `sprites_table`, 'mse':
-    `mean_squared_errors`, 'count': the number of analogies}."""
-    items = sprites_analogies(examples)
+def sprites_results(predictor, examples: Iterable[dict], pairing: str = "random", seed: int = 0,
+                    sources_per_target: int = 3) -> dict:
+    """Table 2 of a model on a sprites split's examples, characters paired by `pairing` (see
+    `sprites_analogies`): {'table2': `sprites_table`, 'mse': `mean_squared_errors`, 'count': the
+    number of analogies, 'pairing': how they were paired}."""
+    examples = list(examples)
+    items = sprites_analogies(examples, pairing, seed, sources_per_target)
     predicted = predictions(predictor, items)
     return {"table2": sprites_table(predicted, items["action"]), "mse": mean_squared_errors(predicted),
-            "count": len(predicted["truth"])}
+            "count": len(predicted["truth"]), "pairing": pairing}
 
 
 def mean_squared_errors(predicted: dict) -> dict:
