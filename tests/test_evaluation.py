@@ -195,3 +195,41 @@ def test_id_order_and_self_pairings():
     np.testing.assert_array_equal(own["source_next"], own["target_next"])
     with pytest.raises(ValueError, match="pairing must be one of"):
         analogy.sprites_analogies(examples, "nearest")
+
+
+def test_patch_displacement_of_a_shifted_texture_is_the_shift():
+    from visual_dynamics.evaluation import sprites_diagnosis
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
+    moved = np.zeros_like(image)
+    moved[:, 3:, :-2] = image[:, :-3, 2:]                  # J(y, x) = I(y - 3, x + 2): a shift of (3, -2)
+    lengths = sprites_diagnosis.patch_displacements(image, moved, max_shift=6)
+    assert lengths.shape == (2, 32, 32)
+    # Every pixel whose 3 x 3 patch of J lies inside the copied texture (and the frame) moved by
+    # max(|3|, |-2|) = 3; none is matched better at a shorter shift.
+    assert np.all(lengths[:, 4:31, 1:29] == 3)
+    assert np.all(sprites_diagnosis.patch_displacements(image, image, max_shift=6) == 0)
+
+
+def test_error_split_into_moving_and_static_pixels_adds_up_to_table2():
+    from visual_dynamics.evaluation import sprites_diagnosis
+
+    rng = np.random.default_rng(1)
+    target = rng.integers(0, 256, (10, 8, 8, 3)).astype(np.uint8)
+    truth = target.copy()
+    truth[:, :2] = rng.integers(0, 256, (10, 2, 8, 3))     # the top two rows move
+    ours = np.clip(truth.astype(int) + rng.integers(-20, 21, truth.shape), 0, 255).astype(np.uint8)
+    actions = np.array([0] * 5 + [2] * 5)
+    predicted = {"ours": ours, "copy": target, "truth": truth}
+    split = sprites_diagnosis.error_by_region(predicted, target, actions)
+    table = analogy.sprites_table(predicted, actions)
+    for method in ("ours", "copy"):
+        for name in ("spellcast", "walk"):
+            parts = split[method][name]
+            assert parts["moving"] + parts["static"] == pytest.approx(table[method][name])
+    assert split["copy"]["spellcast"]["static"] == 0       # copying is exact where nothing moves
+    moving = np.any(target != truth, axis=-1)
+    assert split["moving_share"]["walk"] == pytest.approx(moving[5:].mean())
+    maps = sprites_diagnosis.error_maps(predicted, actions)
+    assert maps["copy"]["walk"][2:].max() == 0 and maps["copy"]["walk"][:2].min() > 0

@@ -174,8 +174,8 @@ def test_table2_rows_give_the_mean_and_spread_of_the_seeds_and_ratios_to_add():
             in lines)
     assert "| Ours ÷ Add (this code) | 0.125 | 0.100 | 0.100 | 0.100 | 0.100 | 0.103 |" in lines
     assert "| Ours (paper) | 9.5 | 11.5 | 11.1 | 28.2 | 19.0 | 15.9 |" in lines
-    assert not any("paper" in line for line in sprites_results.table_markdown(runs, published=False).splitlines()
-                   if "this code" not in line)
+    unpublished = sprites_results.table_markdown(runs, published=False).splitlines()
+    assert not any("paper" in line for line in unpublished if "this code" not in line)
 
 
 def test_figures_of_a_model_on_lpc_test_pairs(tiny_run, tiny_from_folder, tmp_path):
