@@ -151,13 +151,15 @@ def main(argv):
           flush=True)
     results = measure(predictor, examples)
     reach = kernel_reach(config)
-    motion = sprites_diagnosis.motion_reach(examples, reach, max_shift=int(max(reach)) + 4)
+    motion_cap = int(max(reach)) + 4  # beyond the largest reach, so that "within" it is measured
+    motion = sprites_diagnosis.motion_reach(examples, reach, max_shift=motion_cap)
     curve = learning_curve(FLAGS.workdir)
     draw(results, curve, out)
     text = (f"{FLAGS.workdir}, step {step}, {FLAGS.split} split, {characters} characters, "
             f"{results['counts']['random']:,} random analogies (seed {FLAGS.pairing_seed}, "
             f"{FLAGS.sources_per_target} sources per target), {results['counts']['self']:,} "
-            f"reconstructions. Each cell: Table 2's error (moving + static pixels).\n\n" + markdown(results, motion, reach, int(max(reach)) + 4))
+            f"reconstructions. Each cell: Table 2's error (moving + static pixels).\n\n"
+            + markdown(results, motion, reach, motion_cap))
     with open(os.path.join(out, "diagnosis.json"), "w") as f:
         json.dump({"workdir": FLAGS.workdir, "step": step, "split": FLAGS.split, "characters": characters,
                    "table2": results["table2"], "regions": results["regions"], "counts": results["counts"],
