@@ -1,5 +1,6 @@
 """Where a Sprites model's error comes from, on validation (or training) characters, never the test ones.
 
+  python experiments/diagnose_sprites.py --pretrained=sprites_cpu           # the shipped model
   python experiments/diagnose_sprites.py --workdir=W                        # validation characters
   python experiments/diagnose_sprites.py --workdir=W --split=train          # under- or over-fitting?
   python experiments/diagnose_sprites.py --workdir=W --step=12000           # an earlier checkpoint
@@ -10,9 +11,10 @@ paired at random as evaluate_sprites.py does), Reed et al.'s Add and copying the
 the pixels that change between the target's frames and those that do not. Then how far the art moves
 between neighbouring frames (3 x 3 patch matching, sprites_diagnosis.motion_reach) against the reach of
 the kernels at each pyramid scale, and the run's validation learning curve (metrics.jsonl).
-Output (--output_dir, default W/sprites_diagnosis/<split>_step<N>/): diagnosis.json, diagnosis.md,
+Output (--output_dir, default W/sprites_diagnosis/<split>_step<N>/, or
+workdirs/pretrained_NAME/sprites_diagnosis/<split>/): diagnosis.json, diagnosis.md,
 error_maps.png (mean squared error per pixel: a row per method, a column per animation) and
-learning_curve.png.
+learning_curve.png (for a run).
 """
 
 import json
@@ -23,7 +25,8 @@ from absl import app, flags
 
 from visual_dynamics.errors import exit_on_one_line_errors
 
-flags.DEFINE_string("workdir", None, "A sprites training run.", required=True)
+flags.DEFINE_string("workdir", None, "A sprites training run.")
+flags.DEFINE_string("pretrained", None, "A shipped sprites model (e.g. sprites_cpu) instead of --workdir.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
 flags.DEFINE_enum("split", "validation", ["validation", "train"], "Characters to diagnose on.")
 flags.DEFINE_integer("max_characters", 72, "Use the first N characters of the split (by id).")
@@ -79,7 +82,7 @@ def learning_curve(workdir: str) -> list[dict]:
 
 
 def draw(results: dict, curve: list[dict], out: str) -> None:
-    """error_maps.png (a row per method, a column per animation, one colour scale) and
+    """error_maps.png (a row per method, a column per animation, one colour scale) and, for a run,
     learning_curve.png."""
     from visual_dynamics import visualization as vis
 
@@ -95,6 +98,8 @@ def draw(results: dict, curve: list[dict], out: str) -> None:
         axes[i, 0].set_ylabel(method)
     fig.suptitle(f"mean squared error per pixel (RGB summed, [0, 1] units): black 0, white {high:.3f}")
     vis.save_figure(fig, os.path.join(out, "error_maps.png"))
+    if not curve:
+        return
     fig, ax = vis.subplots(figsize=(6, 3.5))
     ax.plot([r["step"] for r in curve], [r["eval/recon"] for r in curve], marker=".")
     ax.set_xlabel("training step"), ax.set_ylabel("validation reconstruction loss (eval/recon)")
@@ -133,17 +138,26 @@ def main(argv):
     from visual_dynamics.predictor import Predictor
 
     logging.set_verbosity(logging.WARNING)
+    if bool(FLAGS.workdir) == bool(FLAGS.pretrained):
+        sys.exit("error: give --workdir (a sprites run) or --pretrained (a shipped model)")
     try:
-        predictor = Predictor.from_checkpoint(FLAGS.workdir, FLAGS.step)
+        predictor = (Predictor.from_checkpoint(FLAGS.workdir, FLAGS.step) if FLAGS.workdir
+                     else Predictor.from_pretrained(FLAGS.pretrained))
         config = predictor.config
         if config.dataset not in analogy.SPRITES_DATASETS:
-            raise ValueError(f"{FLAGS.workdir} is a {config.dataset!r} model, not a sprites one")
+            raise ValueError(f"{FLAGS.workdir or FLAGS.pretrained} is a {config.dataset!r} model, not a "
+                             f"sprites one")
         builder = pipeline.prepared_builder(config.dataset, config.get("builder_config"),
                                             FLAGS.data_dir or config.get("data_dir"))
     except (checkpointing.NoCheckpointError, ValueError, pipeline.DatasetNotPreparedError) as e:
         sys.exit(f"error: {e}")
-    step = FLAGS.step or checkpointing.newest_complete_step(FLAGS.workdir)
-    out = FLAGS.output_dir or os.path.join(FLAGS.workdir, "sprites_diagnosis", f"{FLAGS.split}_step{step}")
+    if FLAGS.workdir:
+        step = FLAGS.step or checkpointing.newest_complete_step(FLAGS.workdir)
+        default_out = os.path.join(FLAGS.workdir, "sprites_diagnosis", f"{FLAGS.split}_step{step}")
+    else:
+        step = config.num_train_steps
+        default_out = os.path.join("workdirs", f"pretrained_{FLAGS.pretrained}", "sprites_diagnosis", FLAGS.split)
+    out = FLAGS.output_dir or default_out
     os.makedirs(out, exist_ok=True)
     examples = split_examples(builder, FLAGS.split, FLAGS.max_characters)
     characters = len({int(e["character"]) for e in examples})
@@ -153,15 +167,15 @@ def main(argv):
     reach = kernel_reach(config)
     motion_cap = int(max(reach)) + 4  # beyond the largest reach, so that "within" it is measured
     motion = sprites_diagnosis.motion_reach(examples, reach, max_shift=motion_cap)
-    curve = learning_curve(FLAGS.workdir)
+    curve = learning_curve(FLAGS.workdir) if FLAGS.workdir else []
     draw(results, curve, out)
-    text = (f"{FLAGS.workdir}, step {step}, {FLAGS.split} split, {characters} characters, "
+    text = (f"{FLAGS.workdir or FLAGS.pretrained}, step {step}, {FLAGS.split} split, {characters} characters, "
             f"{results['counts']['random']:,} random analogies (seed {FLAGS.pairing_seed}, "
             f"{FLAGS.sources_per_target} sources per target), {results['counts']['self']:,} "
             f"reconstructions. Each cell: Table 2's error (moving + static pixels).\n\n"
             + markdown(results, motion, reach, motion_cap))
     with open(os.path.join(out, "diagnosis.json"), "w") as f:
-        json.dump({"workdir": FLAGS.workdir, "step": step, "split": FLAGS.split, "characters": characters,
+        json.dump({"model": FLAGS.workdir or FLAGS.pretrained, "step": step, "split": FLAGS.split, "characters": characters,
                    "table2": results["table2"], "regions": results["regions"], "counts": results["counts"],
                    "motion": motion, "kernel_reach": reach, "learning_curve": curve}, f, indent=1)
     with open(os.path.join(out, "diagnosis.md"), "w") as f:
