@@ -156,7 +156,8 @@ def main(argv):
         default_out = os.path.join(FLAGS.workdir, "sprites_diagnosis", f"{FLAGS.split}_step{step}")
     else:
         step = config.num_train_steps
-        default_out = os.path.join("workdirs", f"pretrained_{FLAGS.pretrained}", "sprites_diagnosis", FLAGS.split)
+        default_out = os.path.join("workdirs", f"pretrained_{FLAGS.pretrained}", "sprites_diagnosis",
+                                   FLAGS.split)
     out = FLAGS.output_dir or default_out
     os.makedirs(out, exist_ok=True)
     examples = split_examples(builder, FLAGS.split, FLAGS.max_characters)
@@ -169,13 +170,14 @@ def main(argv):
     motion = sprites_diagnosis.motion_reach(examples, reach, max_shift=motion_cap)
     curve = learning_curve(FLAGS.workdir) if FLAGS.workdir else []
     draw(results, curve, out)
-    text = (f"{FLAGS.workdir or FLAGS.pretrained}, step {step}, {FLAGS.split} split, {characters} characters, "
+    model = FLAGS.workdir or FLAGS.pretrained
+    text = (f"{model}, step {step}, {FLAGS.split} split, {characters} characters, "
             f"{results['counts']['random']:,} random analogies (seed {FLAGS.pairing_seed}, "
             f"{FLAGS.sources_per_target} sources per target), {results['counts']['self']:,} "
             f"reconstructions. Each cell: Table 2's error (moving + static pixels).\n\n"
             + markdown(results, motion, reach, motion_cap))
     with open(os.path.join(out, "diagnosis.json"), "w") as f:
-        json.dump({"model": FLAGS.workdir or FLAGS.pretrained, "step": step, "split": FLAGS.split, "characters": characters,
+        json.dump({"model": model, "step": step, "split": FLAGS.split, "characters": characters,
                    "table2": results["table2"], "regions": results["regions"], "counts": results["counts"],
                    "motion": motion, "kernel_reach": reach, "learning_curve": curve}, f, indent=1)
     with open(os.path.join(out, "diagnosis.md"), "w") as f:
