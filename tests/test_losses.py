@@ -50,3 +50,12 @@ def test_vae_loss_by_hand():
 def test_unknown_norm_is_named():
     with pytest.raises(ValueError, match="recon_norm"):
         losses.reconstruction_error(np.zeros((1, 1, 1, 3)), np.zeros((1, 1, 1, 3)), "l3")
+
+
+def test_kl_weight_scales_the_kl_term_only():
+    rng = np.random.default_rng(0)
+    v, v_hat = rng.normal(size=(2, 4, 4, 3)), rng.normal(size=(2, 4, 4, 3))
+    z_mean, z_logvar = rng.normal(size=(2, 5)), rng.normal(size=(2, 5)) * 0.1
+    full, metrics = losses.vae_loss(v, v_hat, z_mean, z_logvar, recon_norm="l2", recon_weight=3.0)
+    half, _ = losses.vae_loss(v, v_hat, z_mean, z_logvar, recon_norm="l2", recon_weight=3.0, kl_weight=0.5)
+    assert float(full - half) == pytest.approx(0.5 * float(metrics["kl"]), rel=1e-5)

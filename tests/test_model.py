@@ -182,3 +182,26 @@ def test_max_pool_equals_flax_max_pool(shape, ties):
             shape[0], shape[1] // 2, 2, shape[2] // 2, 2, shape[3])
         tied = (windows == windows.max(axis=(2, 4), keepdims=True)).sum(axis=(2, 4)) > 1
         assert tied.mean() > 0.3  # the case this parametrisation is for
+
+
+def test_each_sprites_study_variant_changes_one_thing_from_cpu_and_builds():
+    from configs import lpc_sprites
+
+    base = lpc_sprites.get_config("cpu").to_dict()
+
+    def flat(tree, prefix=""):
+        return {k: v for key, value in tree.items()
+                for k, v in (flat(value, f"{prefix}{key}.").items() if isinstance(value, dict)
+                             else [(f"{prefix}{key}", value)])}
+
+    for lever, (_, overrides) in lpc_sprites.STUDY_LEVERS.items():
+        config = lpc_sprites.get_config(f"cpu_{lever}")
+        changed = {k for k, v in flat(config.to_dict()).items() if flat(base)[k] != v}
+        assert changed == set(overrides), lever
+        model = model_from_config(config)
+        x = jnp.zeros((1, 64, 64, 3))
+        z = jnp.zeros((1, latent_size(model)))
+        out, _ = jax.eval_shape(lambda: model.init_with_output(jax.random.PRNGKey(0), x, x, z, train=False))
+        assert out["v_hat"].shape == (1, 64, 64, 3), lever
+    with pytest.raises(ValueError, match="the study's are cpu_48k"):
+        lpc_sprites.get_config("cpu_deeper")

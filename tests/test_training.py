@@ -7,6 +7,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import ROOT, tiny_config
 from visual_dynamics import checkpointing, train
@@ -107,3 +108,31 @@ def test_a_run_records_the_fingerprint_of_its_data_and_says_when_it_changed(tiny
     assert [line for line in out.splitlines() if "the data changed" in line] == [
         f"Note: the data changed since this run's checkpoints were written (fingerprint {'0' * 64} then); "
         f"training goes on with the data above."]
+
+
+def test_kl_warmup_rises_linearly_to_one_and_is_off_by_default():
+    import jax.numpy as jnp
+
+    from visual_dynamics.train import kl_weight
+
+    config = tiny_config("unused")
+    assert float(kl_weight(jnp.int32(0), config)) == 1.0
+    config.kl_warmup_steps = 4
+    assert [float(kl_weight(jnp.int32(s), config)) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero():
+    import math
+
+    from visual_dynamics.train_state import learning_rate_schedule
+
+    config = tiny_config("unused")
+    assert learning_rate_schedule(config) == config.learning_rate  # a number: old runs' state unchanged
+    config.lr_schedule, config.num_train_steps = "cosine", 100
+    schedule = learning_rate_schedule(config)
+    for step in (0, 25, 50, 100):
+        expected = config.learning_rate * 0.5 * (1 + math.cos(math.pi * step / 100))
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-5, abs=1e-9)
+    config.lr_schedule = "linear"
+    with pytest.raises(ValueError, match="config.lr_schedule must be"):
+        learning_rate_schedule(config)

@@ -73,6 +73,8 @@ def base_config(dataset: str, image_size: int) -> ml_collections.ConfigDict:
     c.seed = 0
     c.batch_size = 32               # global, split over all devices
     c.learning_rate = 1e-3
+    c.lr_schedule = "constant"      # or 'cosine': from learning_rate down to 0 at num_train_steps
+    c.kl_warmup_steps = 0           # > 0: the KL term's weight rises linearly from 0 to 1 over these steps
     c.grad_clip_norm = 10.0
     c.num_train_steps = 20_000
     c.log_every_steps = 50

@@ -25,14 +25,15 @@ def reconstruction_error(v: jnp.ndarray, v_hat: jnp.ndarray, norm: str) -> jnp.n
 
 
 def vae_loss(v, v_hat, z_mean, z_logvar, *, recon_norm: str, recon_weight: float,
-             variational: bool = True):
-    """Batch mean of Eq. 5; without `variational` (the AE baseline) the KL term is dropped.
+             variational: bool = True, kl_weight=1.0):
+    """Batch mean of Eq. 5, the KL term times `kl_weight` (1: the paper; less during a KL warm-up);
+    without `variational` (the AE baseline) the KL term is dropped.
 
     Returns:
       (loss, metrics) with metrics {'loss', 'kl', 'recon'} as batch means.
     """
     kl = kl_to_standard_normal(z_mean, z_logvar)
     recon = reconstruction_error(v, v_hat, recon_norm)
-    per_example = recon_weight * recon + (kl if variational else 0.0)
+    per_example = recon_weight * recon + (kl_weight * kl if variational else 0.0)
     loss = jnp.mean(per_example)
     return loss, dict(loss=loss, kl=jnp.mean(kl), recon=jnp.mean(recon))

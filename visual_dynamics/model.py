@@ -303,11 +303,11 @@ def check_geometry(model: CrossConvNet, image_size: int) -> None:
         if side < 1:
             raise ValueError(f"config.model.motion_encoder_layers shrink a {image_size}px input "
                              f"below 1px; use fewer 'VALID' layers or pools")
-    if side != model.kernel_size:
+    if model.z_size is None and side != model.kernel_size:  # with z_size, a dense layer takes any grid
         raise ValueError(
             f"config.model.motion_encoder_layers turn a {image_size}px input into a {side}x{side} "
             f"grid, but kernel_size is {model.kernel_size}: the latent grid must be "
-            f"kernel_size x kernel_size (paper: 5x5)")
+            f"kernel_size x kernel_size (paper: 5x5), or set config.model.z_size")
     if model.z_size is not None and model.z_size < 1:
         raise ValueError(f"config.model.z_size={model.z_size} must be a positive length "
                          f"(or None for the paper's k x k grid)")

@@ -44,6 +44,14 @@ def example_noise(rng: jax.Array, step, first_index, batch: int, z_size: int) ->
     return jax.vmap(lambda k: jax.random.normal(k, (z_size,)))(keys)
 
 
+def kl_weight(step: jnp.ndarray, config: ml_collections.ConfigDict) -> jnp.ndarray:
+    """The KL term's weight at `step` (0-based): 1, or (step + 1) / config.kl_warmup_steps up to 1."""
+    warmup = config.get("kl_warmup_steps", 0)
+    if not warmup:
+        return jnp.float32(1.0)
+    return jnp.minimum(1.0, (step + 1).astype(jnp.float32) / warmup)
+
+
 def train_step(state: TrainState, batch: dict, rng: jax.Array, *, config,
                z_size: int) -> tuple[TrainState, dict]:
     """One SGD step on this device's share of the global batch; run under `pmap(axis_name=AXIS)`.
@@ -66,7 +74,8 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, *, config,
         loss, metrics = losses.vae_loss(target, out["v_hat"], out["z_mean"], out["z_logvar"],
                                         recon_norm=config.recon_norm,
                                         recon_weight=config.recon_weight,
-                                        variational=config.model.variational)
+                                        variational=config.model.variational,
+                                        kl_weight=kl_weight(state.step, config))
         return loss, (metrics, updates["batch_stats"])
 
     grads, (metrics, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
