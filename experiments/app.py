@@ -26,8 +26,9 @@ try:
 except ImportError:
     gr = None
 
-from visual_dynamics import checkpointing, preprocessing, pretrained, showcase  # noqa: E402
+from visual_dynamics import preprocessing, pretrained, showcase  # noqa: E402
 from visual_dynamics import visualization as vis  # noqa: E402
+from visual_dynamics.errors import OneLineError  # noqa: E402
 from visual_dynamics.predictor import Predictor  # noqa: E402
 
 # An upload larger than this is refused before it is decoded (a 64 px model needs far less).
@@ -57,7 +58,7 @@ def load_model(model: str, workdir: str = "") -> Predictor:
     """
     try:
         return _load(model, workdir)
-    except (checkpointing.NoCheckpointError, ValueError, OSError) as e:
+    except (OneLineError, ValueError, OSError) as e:  # no run or checkpoint, a version mismatch
         raise InputError(str(e)) from None
 
 

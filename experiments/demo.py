@@ -169,7 +169,7 @@ def main(argv=None):
     args = parse_args(argv)
     from absl import logging
 
-    from visual_dynamics import checkpointing
+    from visual_dynamics.errors import OneLineError
     from visual_dynamics.predictor import Predictor
 
     logging.set_verbosity(logging.WARNING)
@@ -186,7 +186,7 @@ def main(argv=None):
     except preprocessing.ImageFileError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (checkpointing.NoCheckpointError, FileNotFoundError, ValueError) as e:
+    except (OneLineError, FileNotFoundError, ValueError) as e:  # no run, a version mismatch, bad values
         sys.exit(f"error: {e}")
     print(f"Done; look at {first}")
 
