@@ -29,7 +29,7 @@ flags.DEFINE_string("workdir", None, "A sprites training run.")
 flags.DEFINE_string("pretrained", None, "A shipped sprites model (e.g. sprites_cpu) instead of --workdir.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
 flags.DEFINE_enum("split", "validation", ["validation", "train"], "Characters to diagnose on.")
-flags.DEFINE_integer("max_characters", 72, "Use the first N characters of the split (by id).")
+flags.DEFINE_integer("max_characters", 72, "Use N characters of the split, drawn at random (--pairing_seed).")
 flags.DEFINE_integer("pairing_seed", 0, "Seed of the random pairing of source and target characters.")
 flags.DEFINE_integer("sources_per_target", 3, "Source characters drawn for each target.")
 flags.DEFINE_string("output_dir", None, "Default: W/sprites_diagnosis/<split>_step<N>/.")
@@ -39,14 +39,18 @@ FLAGS = flags.FLAGS
 METHODS = ("reconstruction", "transfer", "add", "copy")
 
 
-def split_examples(builder, split: str, max_characters: int) -> list[dict]:
-    """The split's pairs of its first `max_characters` characters (by id)."""
+def split_examples(builder, split: str, max_characters: int, seed: int) -> list[dict]:
+    """The split's pairs of `max_characters` of its characters drawn at random (seeded): ids count the
+    attributes, so the first ids alone would be near-twins (and flatter Add)."""
+    import numpy as np
+
     from visual_dynamics.data import pipeline
 
     source = pipeline.SplitSource(builder, split)
     examples = [source[i] for i in range(len(source))]
-    kept = sorted({int(e["character"]) for e in examples})[:max_characters]
-    return [e for e in examples if int(e["character"]) in set(kept)]
+    characters = sorted({int(e["character"]) for e in examples})
+    kept = set(np.random.default_rng(seed).permutation(characters)[:max_characters].tolist())
+    return [e for e in examples if int(e["character"]) in kept]
 
 
 def measure(predictor, examples: list[dict]) -> dict:
@@ -160,7 +164,7 @@ def main(argv):
                                    FLAGS.split)
     out = FLAGS.output_dir or default_out
     os.makedirs(out, exist_ok=True)
-    examples = split_examples(builder, FLAGS.split, FLAGS.max_characters)
+    examples = split_examples(builder, FLAGS.split, FLAGS.max_characters, FLAGS.pairing_seed)
     characters = len({int(e["character"]) for e in examples})
     print(f"{len(examples):,} {FLAGS.split} pairs of {characters} characters; checkpoint step {step}",
           flush=True)
