@@ -132,7 +132,7 @@ def served():
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # generous: a loaded machine starts it slowly
         while True:
             try:
                 urllib.request.urlopen(url, timeout=2)
@@ -163,7 +163,7 @@ def _browser():
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
 
 
-def _wait(driver, condition, seconds: float = 40):
+def _wait(driver, condition, seconds: float = 120):
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, seconds, poll_frequency=0.25).until(condition)
