@@ -222,7 +222,7 @@ def build(default_model: str, workdir: str = "") -> "gr.Blocks":
             with gr.Row():
                 example_button(source, source_next, targets[0])
                 go = gr.Button("transfer the source's motion", variant="primary")
-            moved = gr.Image(label="each target, then its prediction (animated)")
+            moved = gr.Image(label="each target, then its prediction (animated)", elem_id="transfer_output")
             predictions = gr.Gallery(label="predicted next frames", columns=4)
             go.click(_in_page(lambda m, w, s, n, *t: transfer(m, w, s, n, list(t))),
                      models + [source, source_next, *targets], [moved, predictions])
@@ -234,7 +234,7 @@ def build(default_model: str, workdir: str = "") -> "gr.Blocks":
                     steps = gr.Slider(1, 16, value=8, step=1, label="steps")
                     example_button(first, second)
                     go = gr.Button("extrapolate", variant="primary")
-            movie = gr.Image(label="extrapolation (animated)")
+            movie = gr.Image(label="extrapolation (animated)", elem_id="extrapolate_output")
             frames = gr.Gallery(label="frames", columns=8)
             go.click(_in_page(extrapolate), models + [first, second, steps], [movie, frames])
         with gr.Tab("traverse", elem_id="tab_traverse"):
@@ -246,7 +246,7 @@ def build(default_model: str, workdir: str = "") -> "gr.Blocks":
                     value = gr.Slider(float(TRAVERSE_VALUES[0]), float(TRAVERSE_VALUES[-1]), value=0.0,
                                       step=float(TRAVERSE_VALUES[1] - TRAVERSE_VALUES[0]), label="value")
                     example_button(base, base_next)
-            frame = gr.Image(label="next frame with that dimension set")
+            frame = gr.Image(label="next frame with that dimension set", elem_id="traverse_output")
             for trigger in (value.change, dim.submit, base.change, base_next.change):
                 trigger(_in_page(traverse), models + [base, base_next, dim, value], frame,
                         trigger_mode="always_last")
@@ -256,7 +256,8 @@ def build(default_model: str, workdir: str = "") -> "gr.Blocks":
                 with gr.Column():
                     example_button(picture)
                     go = gr.Button("show the feature maps", variant="primary")
-            maps = gr.Gallery(label="the image encoder's feature maps, one grid per pyramid scale", columns=2)
+            maps = gr.Gallery(label="the image encoder's feature maps, one grid per pyramid scale", columns=2,
+                              elem_id="layers_output")
             go.click(_in_page(layers), models + [picture], maps)
     return page
 

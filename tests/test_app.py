@@ -192,11 +192,10 @@ def test_in_a_browser_an_uploaded_image_gets_n_differing_samples(served, example
             panel = _wait(driver, lambda d: d.find_element(By.ID, f"tab_{tab}"))
             panel.find_element(By.XPATH, ".//button[normalize-space()='example']").click()
             _wait(driver, lambda d: panel.find_elements(By.CSS_SELECTOR, "img"))
-            before = len(panel.find_elements(By.CSS_SELECTOR, "img"))
             primary = panel.find_elements(By.CSS_SELECTOR, "button.primary")
             if primary:  # traverse has none: its frame follows the inputs
                 primary[0].click()
-            _wait(driver, lambda d: len(panel.find_elements(By.CSS_SELECTOR, "img")) > before or None)
+            _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"#{tab}_output img"))
             time.sleep(1)  # the page's "processing" shade fades
             driver.save_screenshot(os.path.join(shots, f"app_{tab}.png"))
     finally:
