@@ -110,7 +110,6 @@ def sprites_results(predictor, examples: Iterable[dict], pairing: str = "random"
     """Table 2 of a model on a sprites split's examples, characters paired by `pairing` (see
     `sprites_analogies`): {'table2': `sprites_table`, 'mse': `mean_squared_errors`, 'count': the
     number of analogies, 'pairing': how they were paired}."""
-    examples = list(examples)
     items = sprites_analogies(examples, pairing, seed, sources_per_target)
     predicted = predictions(predictor, items)
     return {"table2": sprites_table(predicted, items["action"]), "mse": mean_squared_errors(predicted),
@@ -124,16 +123,21 @@ def mean_squared_errors(predicted: dict) -> dict:
             for method, images in predicted.items() if method != "truth"}
 
 
+def pixel_squared_errors(images: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """float64 [N, H, W]: each pixel's squared error, summed over RGB, in [0, 1] units (uint8 inputs)."""
+    return (((images.astype(np.float64) - truth.astype(np.float64)) / 255.0) ** 2).sum(axis=-1)
+
+
 def sprites_table(predicted: dict, actions: np.ndarray) -> dict:
     """Table 2: per method and action, the sum of squared errors per image in [0, 1] units, scaled to
     Reed et al.'s 60 x 60 frames, averaged over analogies; 'average' = the mean of the 5 actions."""
-    truth = predicted["truth"].astype(np.float64) / 255.0
+    truth = predicted["truth"]
     scale = SPRITE_PIXELS / (truth.shape[1] * truth.shape[2])
     table = {}
     for method, images in predicted.items():
         if method == "truth":
             continue
-        per_image = ((images.astype(np.float64) / 255.0 - truth) ** 2).sum(axis=(1, 2, 3)) * scale
+        per_image = pixel_squared_errors(images, truth).sum(axis=(1, 2)) * scale
         row = {name: float(per_image[actions == a].mean()) for a, name in enumerate(ACTIONS)
                if np.any(actions == a)}
         row["average"] = float(np.mean(list(row.values())))

@@ -15,12 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from visual_dynamics.data.sprites import ACTIONS
-from visual_dynamics.evaluation.analogy import SPRITE_PIXELS
-
-
-def _squared_errors(images: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """float64 [N, H, W]: the squared error of each pixel (summed over RGB) in [0, 1] units."""
-    return (((images.astype(np.float64) - truth.astype(np.float64)) / 255.0) ** 2).sum(axis=-1)
+from visual_dynamics.evaluation.analogy import SPRITE_PIXELS, pixel_squared_errors
 
 
 def error_by_region(predicted: dict, target: np.ndarray, actions: np.ndarray) -> dict:
@@ -41,7 +36,7 @@ def error_by_region(predicted: dict, target: np.ndarray, actions: np.ndarray) ->
     for method, images in predicted.items():
         if method == "truth":
             continue
-        errors = _squared_errors(images, truth)
+        errors = pixel_squared_errors(images, truth)
         result[method] = {}
         for a, name in enumerate(ACTIONS):
             chosen = actions == a
@@ -57,7 +52,7 @@ def error_by_region(predicted: dict, target: np.ndarray, actions: np.ndarray) ->
 def error_maps(predicted: dict, actions: np.ndarray) -> dict:
     """{method: {animation: float [S, S]}}: the mean over analogies of each pixel's squared error."""
     truth = predicted["truth"]
-    return {method: {name: _squared_errors(images[actions == a], truth[actions == a]).mean(axis=0)
+    return {method: {name: pixel_squared_errors(images[actions == a], truth[actions == a]).mean(axis=0)
                      for a, name in enumerate(ACTIONS) if np.any(actions == a)}
             for method, images in predicted.items() if method != "truth"}
 
